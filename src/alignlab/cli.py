@@ -1,0 +1,166 @@
+"""The ``alignlab`` command line. Problems the user can fix print one line (``error: ...``), never a traceback."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import AlignlabError
+
+app = typer.Typer(
+    help="alignlab: an alignment-research lab in a box.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+
+OutOption = Annotated[Path, typer.Option("--out", help="Folder that holds run folders and their index.")]
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+@app.command()
+def models() -> None:
+    """List the models alignlab knows by name and where each lives (any HF folder or hub id works too)."""
+    from .models import available_models
+
+    table = Table("name", "kind", "description", "location")
+    for info in available_models():
+        table.add_row(info.name, info.kind, info.description, info.location)
+    console.print(table)
+
+
+@app.command("list")
+def list_experiments() -> None:
+    """List the experiments: name, the claim each tests, and its presets."""
+    from .experiments import catalog
+
+    table = Table("name", "claim", "presets", show_lines=True)
+    for exp in catalog().values():
+        table.add_row(exp.name, f"{exp.claim.paper}\n{exp.claim.finding}", ", ".join(exp.presets))
+    console.print(table)
+
+
+def _parse_overrides(assignments: list[str], config_file: Path | None) -> dict[str, Any]:
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text())
+        except OSError as e:
+            raise AlignlabError(f"--config {config_file}: {e.strerror}") from None
+        except yaml.YAMLError as e:
+            raise AlignlabError(
+                f"--config {config_file}: not valid YAML ({str(e).splitlines()[0]})"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise AlignlabError(f"--config {config_file}: expected a mapping of config fields to values")
+        overrides.update(loaded)
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise AlignlabError(f"--set expects key=value, got {assignment!r}")
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            overrides[key.strip()] = value
+    return overrides
+
+
+@app.command()
+def run(
+    name: Annotated[str, typer.Argument(help="Experiment name (see `alignlab list`).")],
+    preset: Annotated[
+        str, typer.Option("--preset", help="cpu (default: minutes on 2 cores) or gpu.")
+    ] = "cpu",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for everything random.")] = 0,
+    out: OutOption = Path("runs"),
+    device: DeviceOption = "auto",
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config field: --set key=value (repeatable).")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="YAML file of config fields to override.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run an experiment into a new run folder under --out and print its verdict."""
+    from .experiments import run_experiment
+
+    overrides = _parse_overrides(assignments or [], config_file)
+    _quiet_transformers()
+    folder = run_experiment(
+        name, preset=preset, seed=seed, out=out, device=device, overrides=overrides, show_progress=progress
+    )
+    import json
+
+    results = json.loads((folder.path / "results.json").read_text())
+    console.print(f"[bold]{results['experiment']}[/bold]: {results['verdict']} — {results['summary']}")
+    console.print(f"report: {folder.path / 'report.html'}")
+
+
+@app.command()
+def runs(out: OutOption = Path("runs")) -> None:
+    """List the runs recorded under --out."""
+    from .reporting import RunIndex
+
+    records = RunIndex(out).list()
+    if not records:
+        console.print(f"no runs recorded under {out}")
+        return
+    table = Table("run", "preset", "seed", "device", "status", "verdict", "time")
+    for r in records:
+        duration = f"{r.duration_s:.0f} s" if r.duration_s is not None else ""
+        table.add_row(r.name, r.preset, str(r.seed), r.device, r.status, r.verdict or "", duration)
+    console.print(table)
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Argument(help="Model name, HF folder or hub id.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    device: DeviceOption = "auto",
+    batch_size: Annotated[int, typer.Option(help="Most sequences generated at once.")] = 32,
+    max_tokens: Annotated[int, typer.Option(help="Default max_tokens when a request gives none.")] = 256,
+) -> None:
+    """Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions)."""
+    import uvicorn
+
+    from .generation import HFGenerator
+    from .generation.server import create_app
+    from .models import load_model
+
+    _quiet_transformers()
+    loaded, tokenizer = load_model(model, device=device)
+    app_ = create_app(
+        HFGenerator(loaded, tokenizer, batch_size=batch_size), model, default_max_tokens=max_tokens
+    )
+    console.print(f"serving {model} at http://{host}:{port}/v1")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def main() -> None:
+    try:
+        app()
+    except AlignlabError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

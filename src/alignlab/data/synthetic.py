@@ -1,0 +1,69 @@
+"""Synthetic languages with a known entropy rate, for training toy models from scratch.
+
+A ``MarkovLanguage`` is a first-order Markov chain over ``n_words`` words whose rows are sparse Dirichlet
+draws: each word has a few likely successors. Because the source is known, the best achievable
+cross-entropy is known too — the entropy rate
+
+    H = -sum_i pi_i sum_j P_ij log P_ij      (pi = the stationary distribution of P)
+
+— so a loss curve can be read against the floor it should approach, and against the unigram entropy
+-sum_i pi_i log pi_i that a model ignoring context would reach.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MarkovLanguage:
+    n_words: int = 64
+    """Vocabulary size (words are named w0, w1, ...)."""
+    concentration: float = 0.1
+    """Dirichlet concentration of each row: smaller means fewer likely successors, a lower entropy rate."""
+    seed: int = 0
+    """Seed of the transition matrix (the language itself, not of the samples)."""
+
+    @property
+    def words(self) -> list[str]:
+        return [f"w{i}" for i in range(self.n_words)]
+
+    @cached_property
+    def transitions(self) -> np.ndarray:  # (n_words, n_words), rows sum to 1
+        rng = np.random.default_rng(self.seed)
+        return rng.dirichlet(np.full(self.n_words, self.concentration), size=self.n_words)
+
+    @cached_property
+    def stationary(self) -> np.ndarray:  # (n_words,)
+        eigenvalues, eigenvectors = np.linalg.eig(self.transitions.T)
+        pi = np.real(eigenvectors[:, np.argmin(np.abs(eigenvalues - 1.0))])
+        return pi / pi.sum()
+
+    @property
+    def entropy_rate(self) -> float:
+        """Nats per token of the source: the loss floor of any model of it."""
+        p = self.transitions
+        row_entropy = -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
+        return float(self.stationary @ row_entropy)
+
+    @property
+    def unigram_entropy(self) -> float:
+        """Nats per token of a model that knows word frequencies but not context."""
+        pi = self.stationary
+        return float(-(pi * np.log(np.where(pi > 0, pi, 1.0))).sum())
+
+    def sample(self, n_sequences: int, length: int, *, seed: int) -> np.ndarray:
+        """(n_sequences, length) word indices; each sequence starts from the stationary distribution."""
+        rng = np.random.default_rng(seed)
+        cumulative = np.cumsum(self.transitions, axis=1)
+        out = np.empty((n_sequences, length), dtype=np.int64)
+        out[:, 0] = rng.choice(self.n_words, size=n_sequences, p=self.stationary)
+        for t in range(1, length):
+            u = rng.random(n_sequences)[:, None]
+            out[:, t] = np.minimum((u > cumulative[out[:, t - 1]]).sum(axis=1), self.n_words - 1)
+        return out
+
+    def texts(self, n_sequences: int, length: int, *, seed: int) -> list[str]:
+        words = self.words
+        return [" ".join(words[i] for i in row) for row in self.sample(n_sequences, length, seed=seed)]

@@ -1,0 +1,25 @@
+"""The catalog: every experiment alignlab ships, by name."""
+
+import importlib
+
+from ..errors import AlignlabError
+from .registry import Experiment
+
+MODULES = ["quickstart", "tiny_pretrain"]
+
+
+def catalog() -> dict[str, Experiment]:
+    experiments: dict[str, Experiment] = {}
+    for module_name in MODULES:
+        exp = importlib.import_module(f"{__package__}.{module_name}").EXPERIMENT
+        if exp.name in experiments:
+            raise RuntimeError(f"two experiments are named {exp.name!r}")
+        experiments[exp.name] = exp
+    return experiments
+
+
+def get_experiment(name: str) -> Experiment:
+    experiments = catalog()
+    if name not in experiments:
+        raise AlignlabError(f"unknown experiment {name!r}; experiments: {', '.join(experiments)}")
+    return experiments[name]

@@ -1,0 +1,64 @@
+"""The ``Generator`` role: anything that turns prompts into completions. Backends: local HF, OpenAI-compatible
+HTTP. Every LLM role in alignlab (judge, critic, attacker, debater) takes a ``Generator``."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from ..scoring.encode import Prompt
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_new_tokens: int = 64
+    """Most tokens to generate per prompt."""
+    temperature: float = 0.0
+    """0 means greedy decoding."""
+    top_p: float = 1.0
+    """Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p."""
+    top_k: int = 0
+    """Keep the k most likely tokens (0: no limit)."""
+    stop: tuple[str, ...] = ()
+    """Strings that end a completion; the completion is cut before the first one."""
+    seed: int | None = None
+    """Seed for sampling. Same seed, prompts and batch size: same completions."""
+    logprobs: bool = False
+    """Return the log-probability of each generated token (under the model, before temperature)."""
+    top_logprobs: int = 0
+    """With logprobs: also the k most likely alternatives at each step (at most 20)."""
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+        if not 0 <= self.top_logprobs <= 20:
+            raise ValueError("top_logprobs must be between 0 and 20")
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: Literal["stop", "length"]
+    """``stop``: an end-of-sequence token or a stop string; ``length``: max_new_tokens was reached."""
+    tokens: list[str] = field(default_factory=list)
+    logprobs: list[float] | None = None
+    top_logprobs: list[dict[str, float]] | None = None
+    prompt_tokens: int = 0
+
+
+@runtime_checkable
+class Generator(Protocol):
+    def generate(
+        self, prompts: Sequence[Prompt], params: SamplingParams = SamplingParams()
+    ) -> list[Completion]:
+        """One completion per prompt, in order."""
+        ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """``text`` before the earliest stop string, and whether one was found."""
+    hits = [i for s in stop if s and (i := text.find(s)) >= 0]
+    return (text[: min(hits)], True) if hits else (text, False)

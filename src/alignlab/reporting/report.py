@@ -1,0 +1,155 @@
+"""The run report, written twice from the same blocks: ``report.md`` (plots linked) and a self-contained
+``report.html`` (plots embedded as base64), so a report can be mailed or attached as a single file."""
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .results import Results
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Code:
+    """Preformatted text: transcripts, generations."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class Figure:
+    path: str
+    """Relative to the run folder."""
+    caption: str = ""
+
+
+Block = Text | Code | Table | Figure
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _header_sections(results: Results) -> list[Section]:
+    keys = list(dict.fromkeys([*results.measured, *results.paper_figures]))
+    comparison = Table(
+        ["figure", "measured here", "paper"],
+        [[k, _fmt(results.measured.get(k, "—")), _fmt(results.paper_figures.get(k, "—"))] for k in keys],
+    )
+    return [
+        Section(
+            "Claim",
+            [
+                Text(f"**{results.claim.paper}** — {results.claim.finding}"),
+                Text(f"At this scale we look for: {results.claim.expectation}"),
+            ],
+        ),
+        Section("Verdict", [Text(f"**{results.verdict}** — {results.summary}"), comparison]),
+        Section(
+            "Run",
+            [
+                Table(
+                    ["preset", "seed", "device", "duration", "alignlab"],
+                    [
+                        [
+                            results.preset,
+                            results.seed,
+                            results.device,
+                            f"{results.duration_s:.1f} s",
+                            results.alignlab_version,
+                        ]
+                    ],
+                )
+            ],
+        ),
+    ]
+
+
+def render_markdown(results: Results, sections: list[Section]) -> str:
+    lines = [f"# {results.experiment}", ""]
+    for section in [*_header_sections(results), *sections]:
+        lines += [f"## {section.title}", ""]
+        for block in section.blocks:
+            match block:
+                case Text(text):
+                    lines += [text, ""]
+                case Code(text):
+                    lines += ["```", text, "```", ""]
+                case Table(columns, rows):
+                    lines.append("| " + " | ".join(columns) + " |")
+                    lines.append("|" + "---|" * len(columns))
+                    lines += [
+                        "| " + " | ".join(_fmt(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |"
+                        for row in rows
+                    ]
+                    lines.append("")
+                case Figure(path, caption):
+                    lines += [f"![{caption}]({path})", "", f"*{caption}*" if caption else "", ""]
+    return "\n".join(lines)
+
+
+def _inline_markdown(text: str) -> str:
+    """Escape, then honour the one inline style the reports use: **bold**."""
+    parts = html.escape(text).split("**")
+    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; white-space: pre-wrap; }
+img { max-width: 100%; }
+figcaption { color: #555; font-style: italic; }
+"""
+
+
+def render_html(results: Results, sections: list[Section], run_dir: Path) -> str:
+    body = [f"<h1>{html.escape(results.experiment)}</h1>"]
+    for section in [*_header_sections(results), *sections]:
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        for block in section.blocks:
+            match block:
+                case Text(text):
+                    body.append(f"<p>{_inline_markdown(text)}</p>")
+                case Code(text):
+                    body.append(f"<pre>{html.escape(text)}</pre>")
+                case Table(columns, rows):
+                    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+                    cells = "".join(
+                        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                        for row in rows
+                    )
+                    body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
+                case Figure(path, caption):
+                    data = base64.b64encode((run_dir / path).read_bytes()).decode()
+                    body.append(
+                        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                    )
+    title = html.escape(f"{results.experiment} — alignlab")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

@@ -1,0 +1,35 @@
+import pytest
+import torch
+
+from alignlab.data.synthetic import MarkovLanguage
+from alignlab.models import TOY_MODELS, build_toy_model, load_model, toy_tokenizer
+from alignlab.training import TrainConfig, causal_lm_step, train
+
+
+@pytest.fixture(scope="session")
+def toy_tokenizer_():
+    return toy_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def toy(toy_tokenizer_):
+    """A 2-layer toy Llama trained for a few seconds on the default Markov language, so that it answers
+    with words of the language rather than random special tokens."""
+    model = build_toy_model(TOY_MODELS["toy-llama-tiny"], toy_tokenizer_, seed=0)
+    language = MarkovLanguage()
+    offset = toy_tokenizer_.convert_tokens_to_ids(language.words[0])
+    ids = torch.from_numpy(language.sample(60 * 16, 32, seed=0) + offset)
+    batches = ({"input_ids": chunk} for chunk in ids.split(16))
+    train(model, causal_lm_step, batches, TrainConfig(steps=60, lr=3e-3, log_every=60))
+    return model.eval(), toy_tokenizer_
+
+
+@pytest.fixture(scope="session")
+def embedded():
+    """The embedded SmolLM2-135M (converted on first use, then loaded from the cache)."""
+    return load_model()
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)

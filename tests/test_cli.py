@@ -1,0 +1,52 @@
+"""The installed command, run as a user runs it: one line per problem, never a traceback."""
+
+import subprocess
+import sys
+
+
+def alignlab(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "alignlab.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_help_list_and_models():
+    assert alignlab("--help").returncode == 0
+    listing = alignlab("list")
+    assert listing.returncode == 0 and "tiny-pretrain" in listing.stdout and "quickstart" in listing.stdout
+    models = alignlab("models")
+    assert models.returncode == 0 and "toy-llama-tiny" in models.stdout
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cases = {
+        ("run", "nope"): "unknown experiment 'nope'",
+        ("run", "quickstart", "--set", "model=gpt-17"): "unknown model 'gpt-17'",
+        ("run", "tiny-pretrain", "--set", "steps"): "--set expects key=value",
+        ("run", "tiny-pretrain", "--out", str(blocker / "runs")): "cannot write to the output folder",
+        ("run", "tiny-pretrain", "--config", str(tmp_path / "missing.yaml")): "missing.yaml",
+        ("serve", "gpt-17"): "unknown model 'gpt-17'",
+    }
+    for args, message in cases.items():
+        result = alignlab(*args)
+        assert result.returncode == 1, args
+        assert result.stderr.startswith("error: ") and message in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_bad_flag_is_a_usage_error():
+    result = alignlab("run", "quickstart", "--no-such-flag")
+    assert result.returncode == 2 and "No such option" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_and_runs_from_the_command_line(tmp_path):
+    overrides = "--set steps=20 --set warmup_steps=0 --set eval_every=10 --set eval_sequences=16"
+    result = alignlab(
+        "run", "tiny-pretrain", "--out", str(tmp_path), "--seed", "3", "--no-progress", *overrides.split()
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tiny-pretrain:" in result.stdout and "report.html" in result.stdout
+    listing = alignlab("runs", "--out", str(tmp_path))
+    assert "finished" in listing.stdout and "tiny-pretrain" in listing.stdout

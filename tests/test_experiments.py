@@ -1,0 +1,85 @@
+import json
+
+import pytest
+
+from alignlab.errors import AlignlabError
+from alignlab.experiments import catalog, get_experiment, run_experiment
+from alignlab.reporting import RunIndex
+
+
+def test_catalog_lists_experiments_with_cpu_presets():
+    experiments = catalog()
+    assert {"quickstart", "tiny-pretrain"} <= set(experiments)
+    assert all("cpu" in e.presets and e.claim.paper for e in experiments.values())
+
+
+def test_unknown_names_and_bad_values_are_clear_errors():
+    with pytest.raises(AlignlabError, match="unknown experiment 'nope'; experiments: .*quickstart"):
+        get_experiment("nope")
+    exp = get_experiment("tiny-pretrain")
+    with pytest.raises(AlignlabError, match="no preset 'tpu'; presets: cpu, gpu"):
+        exp.resolve("tpu")
+    with pytest.raises(AlignlabError, match="steps: Input should be a valid integer"):
+        exp.resolve("cpu", {"steps": "many"})
+    with pytest.raises(AlignlabError, match=r"warmup_steps \(30\) must be between 0 and steps \(10\)"):
+        exp.resolve("cpu", {"steps": 10})
+    with pytest.raises(AlignlabError, match="wat: Extra inputs are not permitted"):
+        exp.resolve("cpu", {"wat": 1})
+
+
+def test_bad_config_writes_nothing(tmp_path):
+    with pytest.raises(AlignlabError, match="unknown model"):
+        run_experiment("quickstart", out=tmp_path / "runs", overrides={"model": "no-such-model"})
+    assert not (tmp_path / "runs").exists()
+
+
+def test_tiny_pretrain_smoke(tmp_path):
+    run = run_experiment(
+        "tiny-pretrain",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(steps=60, warmup_steps=5, eval_every=20, batch_size=16, eval_sequences=64),
+    )
+    results = json.loads((run.path / "results.json").read_text())
+    config = json.loads((run.path / "config.json").read_text())
+    assert config["config"]["steps"] == 60 and config["seed"] == 0
+    assert results["verdict"] in {"reproduced", "partial", "not_reproduced"}
+    assert results["measured"]["entropy_rate"] < results["measured"]["final_eval_loss"]
+    # even 60 steps must beat a model that ignores context
+    assert results["measured"]["final_eval_loss"] < results["measured"]["unigram_entropy"]
+    assert [m["step"] for m in run.read_metrics()] == [20, 40, 60]
+    assert (run.path / "plots" / "loss_curve.png").stat().st_size > 1000
+    assert "data:image/png;base64," in (run.path / "report.html").read_text()
+    [record] = RunIndex(tmp_path).list()
+    assert (record.status, record.verdict) == ("finished", results["verdict"])
+
+
+def test_same_seed_same_numbers(tmp_path):
+    overrides = dict(steps=20, warmup_steps=0, eval_every=10, batch_size=8, eval_sequences=16)
+    a, b = (
+        run_experiment("tiny-pretrain", out=tmp_path, device="cpu", show_progress=False, overrides=overrides)
+        for _ in range(2)
+    )
+    assert a.path != b.path
+    measured = [json.loads((r.path / "results.json").read_text())["measured"] for r in (a, b)]
+    assert measured[0] == measured[1]
+
+
+@pytest.mark.embedded
+def test_quickstart_smoke_on_the_embedded_model(tmp_path, embedded):
+    run = run_experiment(
+        "quickstart",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(max_probes=1, max_pairs=6, max_new_tokens=12),
+    )
+    results = json.loads((run.path / "results.json").read_text())
+    measured = results["measured"]
+    assert 0 <= measured["judge_accuracy"] <= 1 and 0 < measured["judge_p_value"] <= 1
+    assert {"refusal_rate_benign", "refusal_rate_harmful", "refusal_rate_benign_lookalike"} <= set(measured)
+    # the first six pairs are easy factual questions: a working scorer gets most of them right
+    assert measured["judge_accuracy_factual"] >= 4 / 6
+    report = (run.path / "report.md").read_text()
+    assert "What is the capital of France?" in report and "## Likelihood judge" in report

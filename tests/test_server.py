@@ -1,0 +1,87 @@
+"""alignlab serve over real loopback HTTP, answered through the official openai client."""
+
+import socket
+import threading
+import time
+
+import openai
+import pytest
+import uvicorn
+
+from alignlab.errors import AlignlabError
+from alignlab.generation import HFGenerator, OpenAIGenerator, SamplingParams
+from alignlab.generation.server import create_app
+
+MODEL = "toy-llama-tiny"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(toy):
+    model, tokenizer = toy
+    generator = HFGenerator(model, tokenizer)
+    port = _free_port()
+    config = uvicorn.Config(create_app(generator, MODEL), host="127.0.0.1", port=port, log_level="error")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1", generator
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_official_client_gets_chat_completions_with_logprobs(server):
+    url, generator = server
+    client = openai.OpenAI(base_url=url, api_key="unused")
+    assert [m.id for m in client.models.list()] == [MODEL]
+    messages = [{"role": "user", "content": "w1 w2 w3"}]
+    response = client.chat.completions.create(
+        model=MODEL, messages=messages, max_tokens=6, temperature=0, logprobs=True, top_logprobs=2
+    )
+    [direct] = generator.generate([messages], SamplingParams(max_new_tokens=6, logprobs=True, top_logprobs=2))
+    choice = response.choices[0]
+    assert choice.message.content == direct.text
+    assert [t.logprob for t in choice.logprobs.content] == pytest.approx(direct.logprobs)
+    assert all(len(t.top_logprobs) == 2 for t in choice.logprobs.content)
+    assert response.usage.completion_tokens == len(direct.tokens) == 6
+
+
+def test_http_backend_matches_the_local_one(server):
+    url, generator = server
+    remote = OpenAIGenerator(MODEL, base_url=url, max_concurrency=3)
+    prompts = ["w1 w2", "w5", [{"role": "system", "content": "w9"}, {"role": "user", "content": "w3 w4"}]]
+    params = SamplingParams(max_new_tokens=5, logprobs=True)
+    got, expected = remote.generate(prompts, params), generator.generate(prompts, params)
+    assert [c.text for c in got] == [c.text for c in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert g.logprobs == pytest.approx(e.logprobs, abs=1e-5)
+        assert g.finish_reason == e.finish_reason and g.prompt_tokens == e.prompt_tokens
+
+
+def test_bad_requests_get_openai_style_errors(server):
+    url, _ = server
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="temperature"):
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "w1"}], temperature=7
+        )
+    with pytest.raises(openai.NotFoundError, match="serves 'toy-llama-tiny'"):
+        client.chat.completions.create(model="other", messages=[{"role": "user", "content": "w1"}])
+    with pytest.raises(openai.BadRequestError, match="limit of 256"):
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "w1 " * 300}])
+
+
+def test_endpoint_down_is_one_clear_error():
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    generator = OpenAIGenerator(MODEL, base_url=url, max_retries=0, timeout=5)
+    with pytest.raises(AlignlabError, match=f"cannot reach the endpoint at {url}"):
+        generator.generate(["w1"])
