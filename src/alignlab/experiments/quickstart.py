@@ -111,11 +111,12 @@ def quickstart(cfg: QuickstartConfig, ctx: RunContext) -> Outcome:
     }
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    left.bar(
+    bars = left.bar(
         list(refusal_rate),
         list(refusal_rate.values()),
         color=["tab:green", "tab:red", "tab:orange"][: len(kinds)],
     )
+    left.bar_label(bars, labels=[f"{v:.0%}" for v in refusal_rate.values()])
     left.set(ylim=(0, 1), ylabel="refusal rate (keyword heuristic)", title="Refusals by probe kind")
     colors = {"factual": "tab:blue", "helpful": "tab:green", "harmless": "tab:red"}
     right.bar(range(len(margins)), margins, color=[colors.get(p["category"], "gray") for p in pairs])

@@ -142,8 +142,7 @@ def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
         (h_unigram, "unigram entropy", "--"),
         (h_rate, "entropy rate (floor)", "-"),
     ]:
-        ax.axhline(value, linestyle=style, color="gray", linewidth=1)
-        ax.annotate(label, (0, value), textcoords="offset points", xytext=(4, 3), fontsize=8, color="gray")
+        ax.axhline(value, linestyle=style, color="gray", linewidth=1, label=f"{label} = {value:.2f}")
     ax.set(
         xlabel="optimizer step",
         ylabel="nats / token",
