@@ -7,13 +7,15 @@ distributed training or mixed precision), so it must call that one, not a copy i
 """
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device
 from transformers import get_scheduler
+
+from ..losses.base import LossOutput
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,6 @@ class Progress:
     def fraction(self) -> float:
         """In [0, 1): for schedules that live in the loss (e.g. a ramped coefficient)."""
         return self.step / self.total
-
-
-@dataclass
-class LossOutput:
-    loss: torch.Tensor
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 StepFn = Callable[[torch.nn.Module, Any, Progress], LossOutput]
