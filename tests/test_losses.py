@@ -207,7 +207,9 @@ def test_adaptive_kl_controller():
 def test_group_advantages():
     rewards = t([1.0, 0.0, 1.0, 0.0, 3.0, 3.0])
     a = group_advantages(rewards, group_size=2)
-    assert a[:4].tolist() == pytest.approx([0.5 / (math.sqrt(0.5) + 1e-4), -0.5 / (math.sqrt(0.5) + 1e-4)] * 2)
+    assert a[:4].tolist() == pytest.approx(
+        [0.5 / (math.sqrt(0.5) + 1e-4), -0.5 / (math.sqrt(0.5) + 1e-4)] * 2
+    )
     assert a[4:].tolist() == [0.0, 0.0]  # a group with equal rewards teaches nothing
     assert group_advantages(rewards, 2, scale=False).tolist() == [0.5, -0.5, 0.5, -0.5, 0.0, 0.0]
 

@@ -1,5 +1,6 @@
 import copy
 
+import pytest
 import torch
 
 from alignlab.training import LossOutput, TrainConfig, causal_lm_step, train
@@ -49,3 +50,34 @@ def test_step_metrics_are_averaged_into_the_log(toy):
     history = train(model, step, _batches(torch.randint(7, 71, (2, 8)), 4), TrainConfig(steps=4, log_every=2))
     assert [h["step"] for h in history] == [2, 4]
     assert [h["k"] for h in history] == [0.5, 2.5] and [h["fraction"] for h in history] == [0.125, 0.625]
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_killed_run_resumes_to_the_same_weights(toy, tmp_path):
+    """Crash after step 7 (checkpoint at 5), resume, finish 12 steps: equal to an uninterrupted run."""
+    data = torch.randint(7, 71, (12, 4, 16))
+
+    def batches():
+        return iter([{"input_ids": ids} for ids in data])
+
+    config = TrainConfig(steps=12, lr=1e-2, log_every=1, checkpoint_every=5)
+    straight = copy.deepcopy(toy[0])
+    expected_history = train(straight, causal_lm_step, batches(), config)
+
+    def crash_after_7(step, record):
+        if step == 7:
+            raise Crash
+
+    resumed = copy.deepcopy(toy[0])
+    with pytest.raises(Crash):
+        train(resumed, causal_lm_step, batches(), config, checkpoint_dir=tmp_path, on_log=crash_after_7)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-5"]
+    resumed = copy.deepcopy(toy[0])  # a fresh process starts from the initial weights again
+    history = train(resumed, causal_lm_step, batches(), config, checkpoint_dir=tmp_path)
+    for p, q in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
+    assert [h["step"] for h in history] == list(range(1, 13))
+    assert history[-1]["loss"] == pytest.approx(expected_history[-1]["loss"], abs=1e-5)

@@ -34,8 +34,14 @@ def completion_token_logprobs(
     attention_mask: torch.Tensor,
     completion_mask: torch.Tensor,
 ) -> torch.Tensor:
-    """Differentiable per-token log-probs of the completion tokens, zero elsewhere. (B, T) -> (B, T-1)."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits  # (B, T, V)
+    """Differentiable per-token log-probs of the completion tokens, zero elsewhere. (B, T) -> (B, T-1).
+
+    Positions count real tokens only, so left-padded rows (rollouts) score exactly as ``generate`` saw them.
+    """
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
+    ).logits  # (B, T, V)
     return token_logprobs(logits, input_ids) * completion_mask[:, 1:]
 
 

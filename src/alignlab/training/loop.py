@@ -6,8 +6,11 @@ distributed training or mixed precision), so it must call that one, not a copy i
 ``accelerate``), gradient accumulation, clipping, the learning-rate schedule and logging.
 """
 
+import json
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -36,10 +39,12 @@ class TrainConfig:
     """Micro-batches per optimizer step; each micro-batch's loss is divided by this."""
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     log_every: int = 10
+    checkpoint_every: int = 100
+    """Steps between checkpoints, when the loop is given a checkpoint folder."""
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.grad_accum < 1 or self.log_every < 1:
-            raise ValueError("steps, grad_accum and log_every must be at least 1")
+        if min(self.steps, self.grad_accum, self.log_every, self.checkpoint_every) < 1:
+            raise ValueError("steps, grad_accum, log_every and checkpoint_every must be at least 1")
         if not 0 <= self.warmup_steps <= self.steps:
             raise ValueError("warmup_steps must be between 0 and steps")
 
@@ -59,6 +64,27 @@ class Progress:
 StepFn = Callable[[torch.nn.Module, Any, Progress], LossOutput]
 
 
+def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The newest complete ``checkpoint-<step>`` folder (complete ones are renamed into place)."""
+    found = sorted(checkpoint_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return found[-1] if found else None
+
+
+def _save_checkpoint(
+    accelerator: Accelerator, checkpoint_dir: Path, step: int, state: dict[str, Any]
+) -> None:
+    """Model, optimizer, scheduler, RNG states and the loop's own state, written to a temporary folder and
+    renamed into place; older checkpoints are then removed."""
+    tmp = checkpoint_dir / f".tmp-checkpoint-{step}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.save_state(str(tmp))
+    (tmp / "loop_state.json").write_text(json.dumps(state))
+    tmp.rename(checkpoint_dir / f"checkpoint-{step}")
+    for old in checkpoint_dir.glob("checkpoint-*"):
+        if old.name != f"checkpoint-{step}":
+            shutil.rmtree(old)
+
+
 def train(
     model: torch.nn.Module,
     step_fn: StepFn,
@@ -67,11 +93,18 @@ def train(
     *,
     device: torch.device | str = "cpu",
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_dir: Path | None = None,
+    stateful: list[Any] = (),
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``config.steps * config.grad_accum`` batches from ``batches``.
 
     Returns the logged metrics: every ``log_every`` steps (and the last), the mean of each metric over the
     micro-batches since the last log, plus ``loss``, ``lr`` and ``grad_norm``.
+
+    With ``checkpoint_dir``, a checkpoint is written every ``config.checkpoint_every`` steps, and a run that
+    finds one there resumes from it: the state is restored and the batches already consumed are skipped,
+    so a deterministic ``batches`` iterator reaches the same final weights as an uninterrupted run.
+    ``stateful`` objects (with ``state_dict``/``load_state_dict``, e.g. a KL controller) are saved too.
     """
     device = torch.device(device)
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=config.mixed_precision)
@@ -80,11 +113,23 @@ def train(
     optimizer = optimizer_cls(parameters, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_scheduler(config.schedule, optimizer, config.warmup_steps, config.steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    model.train()
+    for obj in stateful:
+        accelerator.register_for_checkpointing(obj)
 
     history: list[dict[str, float]] = []
     window: dict[str, list[float]] = {}
-    for step in range(config.steps):
+    start = 0
+    if checkpoint_dir is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        if (checkpoint := latest_checkpoint(checkpoint_dir)) is not None:
+            accelerator.load_state(str(checkpoint))
+            state = json.loads((checkpoint / "loop_state.json").read_text())
+            start, history, window = state["step"], state["history"], state["window"]
+            for _ in range(start * config.grad_accum):
+                next(batches)
+    model.train()
+
+    for step in range(start, config.steps):
         progress = Progress(step, config.steps)
         for _ in range(config.grad_accum):
             out = step_fn(model, send_to_device(next(batches), accelerator.device), progress)
@@ -103,6 +148,17 @@ def train(
             if on_log:
                 on_log(step + 1, record)
             window = {}
+        if (
+            checkpoint_dir is not None
+            and (step + 1) % config.checkpoint_every == 0
+            and step + 1 < config.steps
+        ):
+            _save_checkpoint(
+                accelerator,
+                checkpoint_dir,
+                step + 1,
+                {"step": step + 1, "history": history, "window": window},
+            )
     model.eval()
     return history
 

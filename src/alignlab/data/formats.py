@@ -1,0 +1,153 @@
+"""Training-data records in the ecosystem's formats (TRL's), loaded from JSONL files, ``datasets`` objects
+or plain lists of dicts, with errors that name the source, the row and the field.
+
+    preference   {"prompt", "chosen", "rejected"}          reward models, the DPO family
+    completion   {"prompt", "completion"}                  SFT
+    labelled     {"prompt", "completion", "label"}         KTO (label: true = desirable)
+
+A prompt is text or a list of chat messages; a completion is text or a list holding one assistant message
+(TRL's conversational format).
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import AlignlabError
+from ..scoring.encode import Prompt
+
+
+@dataclass(frozen=True)
+class PreferenceExample:
+    prompt: Prompt
+    chosen: str
+    rejected: str
+
+
+@dataclass(frozen=True)
+class CompletionExample:
+    prompt: Prompt
+    completion: str
+    label: bool | None = None
+
+
+def read_jsonl_rows(text: str, source: str, required: Sequence[str] = ()) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise AlignlabError(f"{source}, row {number}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise AlignlabError(f"{source}, row {number}: expected a JSON object")
+        for field in required:
+            if field not in row:
+                raise AlignlabError(f"{source}, row {number}: missing field {field!r}")
+        rows.append(row)
+    return rows
+
+
+def _rows(data: str | Path | Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    if isinstance(data, str | Path):
+        path = Path(data)
+        try:
+            return read_jsonl_rows(path.read_text(), str(path)), str(path)
+        except OSError as e:
+            raise AlignlabError(f"{path}: {e.strerror}") from None
+    return [dict(row) for row in data], type(data).__name__
+
+
+def _prompt(value: Any, where: str) -> Prompt:
+    if isinstance(value, str):
+        if not value.strip():
+            raise AlignlabError(f"{where}: field 'prompt' is empty")
+        return value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in value)
+    ):
+        return value
+    raise AlignlabError(f"{where}: field 'prompt' must be text or a list of {{role, content}} messages")
+
+
+def _completion(value: Any, field: str, where: str) -> str:
+    if isinstance(value, list):  # conversational: [{"role": "assistant", "content": ...}]
+        if len(value) != 1 or not isinstance(value[0], dict) or value[0].get("role") != "assistant":
+            raise AlignlabError(f"{where}: field {field!r} must be text or a list with one assistant message")
+        value = value[0].get("content")
+    if not isinstance(value, str):
+        raise AlignlabError(f"{where}: field {field!r} must be text")
+    if not value.strip():
+        raise AlignlabError(f"{where}: field {field!r} is empty")
+    return value
+
+
+def _check(row: dict[str, Any], fields: Sequence[str], where: str) -> None:
+    for field in fields:
+        if field not in row:
+            raise AlignlabError(f"{where}: missing field {field!r}")
+
+
+def load_preferences(data: str | Path | Iterable[dict[str, Any]]) -> list[PreferenceExample]:
+    rows, source = _rows(data)
+    examples = []
+    for number, row in enumerate(rows, start=1):
+        where = f"{source}, row {number}"
+        _check(row, ("prompt", "chosen", "rejected"), where)
+        examples.append(
+            PreferenceExample(
+                _prompt(row["prompt"], where),
+                _completion(row["chosen"], "chosen", where),
+                _completion(row["rejected"], "rejected", where),
+            )
+        )
+    return examples
+
+
+def load_completions(
+    data: str | Path | Iterable[dict[str, Any]], *, labelled: bool = False
+) -> list[CompletionExample]:
+    rows, source = _rows(data)
+    fields = ("prompt", "completion", "label") if labelled else ("prompt", "completion")
+    examples = []
+    for number, row in enumerate(rows, start=1):
+        where = f"{source}, row {number}"
+        _check(row, fields, where)
+        label = row.get("label")
+        if labelled and not isinstance(label, bool):
+            raise AlignlabError(f"{where}: field 'label' must be true or false")
+        examples.append(
+            CompletionExample(
+                _prompt(row["prompt"], where), _completion(row["completion"], "completion", where), label
+            )
+        )
+    return examples
+
+
+def check_lengths(
+    examples: Sequence[PreferenceExample | CompletionExample],
+    tokenizer,
+    max_length: int | None,
+    source: str = "data",
+) -> None:
+    """Every prompt + completion must fit the model: the error names the row and the field."""
+    from ..scoring.encode import encode_completions, encode_prompts
+
+    if max_length is None:
+        return
+    prompt_lengths = [len(ids) for ids in encode_prompts(tokenizer, [e.prompt for e in examples])]
+    fields = (
+        ("chosen", "rejected") if examples and isinstance(examples[0], PreferenceExample) else ("completion",)
+    )
+    for field in fields:
+        lengths = [len(ids) for ids in encode_completions(tokenizer, [getattr(e, field) for e in examples])]
+        for number, (p, c) in enumerate(zip(prompt_lengths, lengths, strict=True), start=1):
+            if p + c > max_length:
+                raise AlignlabError(
+                    f"{source}, row {number}: prompt + {field} is {p + c} tokens, longer than the model's limit of {max_length}"
+                )

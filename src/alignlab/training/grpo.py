@@ -1,0 +1,109 @@
+"""GRPO (Shao et al. 2024): sample a group of completions per prompt, score them with reward functions or a
+reward model, and push up those that beat their group's mean — no value network.
+
+Each optimizer step is one rollout and one update on it (TRL's default ``num_iterations=1``), so the
+importance ratio is 1 at the update and the clip is inactive; the KL to the reference is in the loss.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from ..losses import LossOutput, group_advantages, grpo_loss
+from ..scoring.encode import Prompt
+from ..scoring.logprobs import completion_token_logprobs
+from .batching import chunks, epochs
+from .loop import Progress, StepFn, TrainConfig, train
+from .reference import Reference
+from .rollout import RewardFn, sample_rollout, total_reward
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    group_size: int = 8
+    """Completions sampled per prompt."""
+    prompts_per_step: int = 8
+    max_new_tokens: int = 16
+    temperature: float = 1.0
+    beta: float = 0.04
+    """KL coefficient (k3 estimator, in the loss). 0 disables the KL term and the reference."""
+    clip: float = 0.2
+    normalization: Literal["sequence", "token", "dr_grpo"] = "sequence"
+    scale_rewards: bool = True
+    """Divide advantages by the group's std (DeepSeekMath); False for Dr. GRPO."""
+
+
+def grpo_step(
+    tokenizer: PreTrainedTokenizerBase,
+    reward_fns: Sequence[RewardFn],
+    reference: Reference | None,
+    config: GRPOConfig,
+    chat: bool | None = None,
+) -> StepFn:
+    def step(model: torch.nn.Module, prompts: list[Prompt], progress: Progress) -> LossOutput:
+        rollout = sample_rollout(
+            model,
+            tokenizer,
+            prompts,
+            samples_per_prompt=config.group_size,
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            chat=chat,
+        )
+        rewards = total_reward(reward_fns, rollout)
+        advantages = group_advantages(rewards, config.group_size, scale=config.scale_rewards)
+        device = next(model.parameters()).device
+        ids, attn, comp = (
+            t.to(device) for t in (rollout.input_ids, rollout.attention_mask, rollout.completion_mask)
+        )
+        logps = completion_token_logprobs(model, ids, attn, comp)  # (N, T-1)
+        ref_logps = None
+        if reference is not None and config.beta:
+            ref_logps = reference(lambda m: completion_token_logprobs(m, ids, attn, comp), model)
+        mask = comp[:, 1:]
+        out = grpo_loss(
+            logps, logps.detach(), ref_logps, advantages.to(device), mask,
+            clip=config.clip, beta=config.beta, normalization=config.normalization,
+            max_completion_length=config.max_new_tokens,
+        )  # fmt: skip
+        out.metrics.update(
+            reward=rewards.mean().item(),
+            reward_std=rewards.view(-1, config.group_size).std(dim=1).mean().item(),
+            completion_length=mask.sum(-1).float().mean().item(),
+        )
+        return out
+
+    return step
+
+
+def train_grpo(
+    policy: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Prompt],
+    reward_fns: Sequence[RewardFn],
+    grpo: GRPOConfig,
+    config: TrainConfig,
+    *,
+    reference: torch.nn.Module | None = None,
+    chat: bool | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_dir: Path | None = None,
+) -> list[dict[str, float]]:
+    ref = Reference(policy, reference) if grpo.beta else None
+    batches = [list(chunk) for chunk in chunks(list(prompts), grpo.prompts_per_step)]
+    step = grpo_step(tokenizer, reward_fns, ref, grpo, chat)
+    return train(
+        policy,
+        step,
+        epochs(batches, seed=seed),
+        config,
+        device=device,
+        on_log=on_log,
+        checkpoint_dir=checkpoint_dir,
+    )

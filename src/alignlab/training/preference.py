@@ -1,0 +1,162 @@
+"""Offline preference training: the DPO family (sigmoid, robust, IPO, hinge, Dr. DPO) and KTO.
+
+Reference log-probabilities are computed once, before training, and stored with each batch (TRL's
+``precompute_ref_log_probs``): the reference never runs again during training.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from ..data.formats import CompletionExample, PreferenceExample
+from ..losses import PAIRWISE_LOSSES, LossOutput, kto_loss
+from .batching import chunks, completion_batch, epochs, preference_batch, sequence_logps
+from .loop import Progress, StepFn, TrainConfig, train
+from .reference import Reference
+
+
+@dataclass(frozen=True)
+class DPOConfig:
+    loss: Literal["sigmoid", "robust", "ipo", "hinge", "dr_dpo"] = "sigmoid"
+    """Which member of the DPO family (alignlab.losses.PAIRWISE_LOSSES)."""
+    beta: float = 0.1
+    """KL strength: the implicit reward is beta * log(pi / pi_ref)."""
+    label_smoothing: float = 0.0
+    """Assumed label-flip rate eps, for sigmoid (cDPO) and robust (rDPO)."""
+    beta_prime: float = 1.0
+    """Dr. DPO's temperature of the soft minimum over the batch."""
+    batch_size: int = 8
+    """Pairs per micro-batch."""
+
+    def loss_kwargs(self) -> dict[str, float]:
+        kwargs: dict[str, float] = {"beta": self.beta}
+        if self.loss in ("sigmoid", "robust"):
+            kwargs["label_smoothing"] = self.label_smoothing
+        if self.loss == "dr_dpo":
+            kwargs["beta_prime"] = self.beta_prime
+        return kwargs
+
+
+def dpo_step(config: DPOConfig) -> StepFn:
+    loss_fn: Callable[..., LossOutput] = PAIRWISE_LOSSES[config.loss]
+    kwargs = config.loss_kwargs()
+
+    def step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
+        chosen, rejected = sequence_logps(model, batch).chunk(2)
+        ref_chosen, ref_rejected = batch["reference_logps"].chunk(2)
+        return loss_fn(chosen, rejected, ref_chosen, ref_rejected, **kwargs)
+
+    return step
+
+
+def _with_reference_logps(batches: list[dict[str, torch.Tensor]], reference: Reference, device) -> None:
+    for batch in batches:
+        on_device = {k: v.to(device) for k, v in batch.items()}
+        batch["reference_logps"] = reference(lambda m, b=on_device: sequence_logps(m, b)).cpu()
+
+
+def train_dpo(
+    policy: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[PreferenceExample],
+    dpo: DPOConfig,
+    config: TrainConfig,
+    *,
+    reference: torch.nn.Module | None = None,
+    chat: bool | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_dir: Path | None = None,
+) -> list[dict[str, float]]:
+    """Train ``policy`` in place on preference pairs with a DPO-family loss."""
+    batches = [preference_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), dpo.batch_size)]
+    _with_reference_logps(batches, Reference(policy, reference), device)
+    return train(
+        policy,
+        dpo_step(dpo),
+        epochs(batches, seed=seed),
+        config,
+        device=device,
+        on_log=on_log,
+        checkpoint_dir=checkpoint_dir,
+    )
+
+
+@dataclass(frozen=True)
+class KTOConfig:
+    beta: float = 0.1
+    desirable_weight: float = 1.0
+    undesirable_weight: float = 1.0
+    batch_size: int = 8
+
+
+def kto_step(config: KTOConfig) -> StepFn:
+    """KTO with the paper's KL estimate: the log-ratio on mismatched pairs (each prompt with the next
+    row's completion), averaged over the batch, without gradient."""
+
+    def step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
+        logps = sequence_logps(model, batch)
+        with torch.no_grad():
+            mismatched = {
+                k: batch[f"mismatched_{k}"] for k in ("input_ids", "attention_mask", "completion_mask")
+            }
+            kl = (sequence_logps(model, mismatched) - batch["reference_mismatched_logps"]).mean()
+        return kto_loss(
+            logps,
+            batch["reference_logps"],
+            batch["label"],
+            kl,
+            beta=config.beta,
+            desirable_weight=config.desirable_weight,
+            undesirable_weight=config.undesirable_weight,
+        )
+
+    return step
+
+
+def train_kto(
+    policy: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[CompletionExample],
+    kto: KTOConfig,
+    config: TrainConfig,
+    *,
+    reference: torch.nn.Module | None = None,
+    chat: bool | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_dir: Path | None = None,
+) -> list[dict[str, float]]:
+    """Train ``policy`` in place on completions labelled desirable / undesirable."""
+    ref = Reference(policy, reference)
+    batches = []
+    for chunk in chunks(list(examples), kto.batch_size):
+        batch = completion_batch(tokenizer, chunk, chat)
+        shifted = [
+            CompletionExample(e.prompt, chunk[(i + 1) % len(chunk)].completion) for i, e in enumerate(chunk)
+        ]
+        mismatched = completion_batch(tokenizer, shifted, chat)
+        batch.update({f"mismatched_{k}": v for k, v in mismatched.items()})
+        batches.append(batch)
+    for batch in batches:
+        on_device = {k: v.to(device) for k, v in batch.items()}
+        mismatched = {
+            k: on_device[f"mismatched_{k}"] for k in ("input_ids", "attention_mask", "completion_mask")
+        }
+        batch["reference_logps"] = ref(lambda m, b=on_device: sequence_logps(m, b)).cpu()
+        batch["reference_mismatched_logps"] = ref(lambda m, b=mismatched: sequence_logps(m, b)).cpu()
+    return train(
+        policy,
+        kto_step(kto),
+        epochs(batches, seed=seed),
+        config,
+        device=device,
+        on_log=on_log,
+        checkpoint_dir=checkpoint_dir,
+    )

@@ -1,0 +1,89 @@
+"""Reward models: a causal LM's trunk with a scalar head, trained on preference pairs (Bradley-Terry).
+
+The reward of a sequence is the head's output at its last non-padding token (transformers'
+``*ForSequenceClassification`` convention, so any HF reward model loads and scores the same way).
+"""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
+
+from ..data.formats import PreferenceExample
+from ..losses import LossOutput, bradley_terry
+from ..scoring.encode import Prompt, collate_prompt_completion
+from .batching import chunks, epochs, preference_batch
+from .loop import Progress, StepFn, TrainConfig, train
+
+
+def reward_model_from(causal_lm: PreTrainedModel) -> PreTrainedModel:
+    """A sequence-classification model (one output) whose trunk starts as a copy of ``causal_lm``'s."""
+    config = causal_lm.config.__class__.from_dict(causal_lm.config.to_dict())
+    config.num_labels = 1
+    reward_model = AutoModelForSequenceClassification.from_config(config, dtype=causal_lm.dtype)
+    trunk = causal_lm.get_decoder() if hasattr(causal_lm, "get_decoder") else causal_lm.model
+    reward_model.base_model.load_state_dict(trunk.state_dict())
+    return reward_model.to(causal_lm.device)
+
+
+def rewards(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(
+        -1
+    )  # (B,)
+
+
+def reward_step(*, margin: float = 0.0, center_coef: float = 0.0) -> StepFn:
+    def step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
+        chosen, rejected = rewards(model, batch).chunk(2)
+        margins = torch.full_like(chosen, margin) if margin else None
+        return bradley_terry(chosen, rejected, margin=margins, center_coef=center_coef)
+
+    return step
+
+
+def train_reward_model(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[PreferenceExample],
+    config: TrainConfig,
+    *,
+    batch_size: int = 8,
+    center_coef: float = 0.0,
+    chat: bool | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_dir: Path | None = None,
+) -> list[dict[str, float]]:
+    batches = [preference_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), batch_size)]
+    step = reward_step(center_coef=center_coef)
+    return train(
+        model,
+        step,
+        epochs(batches, seed=seed),
+        config,
+        device=device,
+        on_log=on_log,
+        checkpoint_dir=checkpoint_dir,
+    )
+
+
+@torch.no_grad()
+def score_with_reward_model(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Prompt],
+    completions: Sequence[str],
+    *,
+    batch_size: int = 32,
+    chat: bool | None = None,
+) -> list[float]:
+    device = next(model.parameters()).device
+    out: list[float] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = collate_prompt_completion(
+            tokenizer, prompts[start : start + batch_size], completions[start : start + batch_size], chat=chat
+        ).to(device)
+        out += rewards(model, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}).tolist()
+    return out

@@ -1,0 +1,178 @@
+"""Each trainer on a tiny model: every trainable parameter changes and the loss falls on a repeated batch."""
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+
+from alignlab.data.formats import CompletionExample, PreferenceExample, load_completions, load_preferences
+from alignlab.errors import AlignlabError
+from alignlab.scoring import score_completions
+from alignlab.training import TrainConfig
+from alignlab.training.distill import train_distill
+from alignlab.training.grpo import GRPOConfig, train_grpo
+from alignlab.training.preference import DPOConfig, KTOConfig, train_dpo, train_kto
+from alignlab.training.reward_model import reward_model_from, score_with_reward_model, train_reward_model
+from alignlab.training.sft import train_sft
+
+PAIRS = [
+    PreferenceExample("w1 w2", "w3 w4 w5", "w9 w9"),
+    PreferenceExample("w6", "w7 w8", "w10 w11 w12"),
+    PreferenceExample("w2 w2 w2", "w5", "w13 w14"),
+    PreferenceExample("w20", "w21 w22 w23 w24", "w25"),
+]
+CONFIG = TrainConfig(steps=25, lr=5e-3, log_every=1, schedule="constant")
+
+
+def snapshot(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def assert_all_changed(model, before):
+    unchanged = [n for n, p in model.named_parameters() if p.requires_grad and torch.equal(p, before[n])]
+    assert unchanged == []
+
+
+@pytest.mark.parametrize("loss", ["sigmoid", "robust", "ipo", "hinge", "dr_dpo"])
+def test_dpo_family_learns_the_preferences(toy, loss):
+    model, tokenizer = copy.deepcopy(toy[0]), toy[1]
+    before = snapshot(model)
+    dpo = DPOConfig(loss=loss, beta=0.5, label_smoothing=0.1 if loss == "robust" else 0.0, batch_size=4)
+    history = train_dpo(model, tokenizer, PAIRS, dpo, CONFIG, chat=False)
+    if loss in ("sigmoid", "robust", "dr_dpo"):
+        assert history[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)  # policy = reference at step 0
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    assert history[-1]["reward_accuracy"] == 1.0
+    assert_all_changed(model, before)
+    # the implicit reward now ranks every pair correctly: log-ratio of chosen above rejected
+    after = score_completions(
+        model,
+        tokenizer,
+        [p.prompt for p in PAIRS] * 2,
+        [p.chosen for p in PAIRS] + [p.rejected for p in PAIRS],
+        chat=False,
+    )
+    ref = score_completions(
+        toy[0],
+        tokenizer,
+        [p.prompt for p in PAIRS] * 2,
+        [p.chosen for p in PAIRS] + [p.rejected for p in PAIRS],
+        chat=False,
+    )
+    ratios = [a.total - r.total for a, r in zip(after, ref, strict=True)]
+    assert all(c > r for c, r in zip(ratios[:4], ratios[4:], strict=True))
+
+
+def test_kto_learns_desirable_vs_undesirable(toy):
+    model, tokenizer = copy.deepcopy(toy[0]), toy[1]
+    before = snapshot(model)
+    examples = [CompletionExample(p.prompt, p.chosen, True) for p in PAIRS] + [
+        CompletionExample(p.prompt, p.rejected, False) for p in PAIRS
+    ]
+    history = train_kto(model, tokenizer, examples, KTOConfig(beta=0.5, batch_size=8), CONFIG, chat=False)
+    assert history[0]["loss"] == pytest.approx(0.5, abs=1e-4)
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    assert_all_changed(model, before)
+
+
+def test_sft_fits_the_completions(toy):
+    model, tokenizer = copy.deepcopy(toy[0]), toy[1]
+    before = snapshot(model)
+    examples = [CompletionExample(p.prompt, p.chosen) for p in PAIRS]
+    history = train_sft(model, tokenizer, examples, CONFIG, batch_size=4, chat=False)
+    assert history[-1]["loss"] < 0.2 * history[0]["loss"]
+    assert_all_changed(model, before)
+
+
+def test_reward_model_learns_the_ranking(toy):
+    reward_model = reward_model_from(toy[0])
+    tokenizer = toy[1]
+    before = snapshot(reward_model)
+    history = train_reward_model(reward_model, tokenizer, PAIRS, CONFIG, batch_size=4, chat=False)
+    assert history[0]["loss"] == pytest.approx(math.log(2), abs=0.3)
+    assert history[-1]["loss"] < 0.1 and history[-1]["accuracy"] == 1.0
+    assert_all_changed(reward_model, before)
+    scores = score_with_reward_model(
+        reward_model,
+        tokenizer,
+        [p.prompt for p in PAIRS] * 2,
+        [p.chosen for p in PAIRS] + [p.rejected for p in PAIRS],
+        chat=False,
+    )
+    assert all(c > r for c, r in zip(scores[:4], scores[4:], strict=True))
+
+
+def test_distillation_pulls_the_student_to_the_teacher(toy, toy_tokenizer_):
+    from alignlab.models import TOY_MODELS, build_toy_model
+
+    teacher, tokenizer = toy
+    student = build_toy_model(TOY_MODELS["toy-llama-tiny"], toy_tokenizer_, seed=7)
+    before = snapshot(student)
+    examples = [CompletionExample(p.prompt, p.chosen) for p in PAIRS]
+    history = train_distill(student, teacher, tokenizer, examples, CONFIG, batch_size=4, chat=False)
+    assert history[-1]["loss"] < 0.2 * history[0]["loss"]
+    assert_all_changed(student, before)
+
+
+def test_grpo_raises_a_programmatic_reward(toy):
+    model, tokenizer = copy.deepcopy(toy[0]), toy[1]
+    before = snapshot(model)
+    target = "w5"
+
+    def reward(prompts, completions):
+        return [c.split().count(target) / max(len(c.split()), 1) for c in completions]
+
+    grpo = GRPOConfig(group_size=8, prompts_per_step=4, max_new_tokens=6, beta=0.02)
+    prompts = ["w1", "w2 w3", "w7", "w11 w12"]
+    history = train_grpo(
+        model,
+        tokenizer,
+        prompts,
+        [reward],
+        grpo,
+        TrainConfig(steps=30, lr=1e-2, log_every=5, schedule="constant"),
+        chat=False,
+    )
+    first, last = history[0]["reward"], history[-1]["reward"]
+    assert last > first + 0.2, (first, last)
+    assert history[-1]["kl"] > 0
+    assert_all_changed(model, before)
+
+
+def test_malformed_preference_files_name_file_row_and_field(tmp_path, toy):
+    path = tmp_path / "prefs.jsonl"
+    rows = [{"prompt": "w1", "chosen": "w2", "rejected": "w3"}, {"prompt": "w1", "chosen": "w2"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(AlignlabError, match=r"prefs.jsonl, row 2: missing field 'rejected'"):
+        load_preferences(path)
+    path.write_text(json.dumps({"prompt": "w1", "chosen": "  ", "rejected": "w3"}))
+    with pytest.raises(AlignlabError, match=r"prefs.jsonl, row 1: field 'chosen' is empty"):
+        load_preferences(path)
+    path.write_text("{not json")
+    with pytest.raises(AlignlabError, match=r"prefs.jsonl, row 1: not valid JSON"):
+        load_preferences(path)
+    with pytest.raises(AlignlabError, match=r"list, row 1: field 'label' must be true or false"):
+        load_completions([{"prompt": "w1", "completion": "w2", "label": "yes"}], labelled=True)
+    from alignlab.data.formats import check_lengths
+
+    long = load_preferences([{"prompt": " ".join(["w1"] * 300), "chosen": "w2", "rejected": "w3"}])
+    with pytest.raises(
+        AlignlabError,
+        match=r"prefs, row 1: prompt \+ chosen is \d+ tokens, longer than the model's limit of 256",
+    ):
+        check_lengths(long, toy[1], 256, "prefs")
+
+
+def test_conversational_records_are_accepted():
+    [example] = load_preferences(
+        [
+            {
+                "prompt": [{"role": "user", "content": "w1"}],
+                "chosen": [{"role": "assistant", "content": "w2"}],
+                "rejected": "w3",
+            }
+        ]
+    )
+    assert example.prompt == [{"role": "user", "content": "w1"}] and example.chosen == "w2"
