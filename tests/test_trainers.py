@@ -176,3 +176,64 @@ def test_conversational_records_are_accepted():
         ]
     )
     assert example.prompt == [{"role": "user", "content": "w1"}] and example.chosen == "w2"
+
+
+def test_ppo_raises_a_programmatic_reward_and_tracks_kl(toy):
+    from alignlab.training.ppo import PPOConfig, train_ppo
+
+    model, tokenizer = copy.deepcopy(toy[0]), toy[1]
+    before = snapshot(model)
+
+    def reward(prompts, completions):
+        return [c.split().count("w5") / max(len(c.split()), 1) for c in completions]
+
+    ppo = PPOConfig(
+        prompts_per_step=16, max_new_tokens=6, ppo_epochs=2, kl_coef=0.02, kl_target=1.0, kl_horizon=100
+    )
+    prompts = ["w1", "w2 w3", "w7", "w11 w12"] * 4
+    history = train_ppo(
+        model,
+        tokenizer,
+        prompts,
+        [reward],
+        ppo,
+        TrainConfig(steps=40, lr=1e-2, log_every=4, schedule="constant"),
+        chat=False,
+    )
+    first, last = history[0]["score"], history[-1]["score"]
+    assert last > first + 0.2, (first, last)
+    assert history[-1]["kl"] > 0 and history[-1]["kl_coef"] != 0.02  # the adaptive controller moved
+    assert max(h["clip_fraction"] for h in history) > 0  # reused rollouts: the ratio left 1 and was clipped
+    assert_all_changed(model, before)
+
+
+def test_lora_dpo_trains_only_the_adapter_against_the_disabled_adapter(toy):
+    from alignlab.models.lora import add_lora
+
+    base = copy.deepcopy(toy[0])
+    base_weights = {n: p.detach().clone() for n, p in base.named_parameters()}
+    policy = add_lora(base, r=4, alpha=8)
+    trainable = {n for n, p in policy.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    before = snapshot(policy)
+    history = train_dpo(
+        policy,
+        toy[1],
+        PAIRS,
+        DPOConfig(beta=0.5, batch_size=4),
+        TrainConfig(steps=25, lr=2e-2, log_every=1, schedule="constant"),
+        chat=False,
+    )
+    assert history[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)  # B = 0: adapted model = reference
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    lora_b = [n for n in trainable if "lora_B" in n]
+    assert all(not torch.equal(p, before[n]) for n, p in policy.named_parameters() if n in lora_b)
+    merged = policy.merge_and_unload()
+    assert any(not torch.equal(p, base_weights[n]) for n, p in merged.named_parameters())
+
+
+def test_qlora_on_the_cpu_is_a_clear_error():
+    from alignlab.models.lora import load_qlora
+
+    with pytest.raises(AlignlabError, match="QLoRA needs a CUDA GPU"):
+        load_qlora("toy-llama-tiny", device="cpu")

@@ -105,6 +105,12 @@ class FixedKLController:
     def update(self, observed_kl: float, n_steps: int) -> None:
         pass
 
+    def state_dict(self) -> dict[str, float]:
+        return {"value": self.value}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.value = state["value"]
+
 
 class AdaptiveKLController:
     """Ziegler et al. 2019: steer the observed KL towards a target,
@@ -118,6 +124,12 @@ class AdaptiveKLController:
     def update(self, observed_kl: float, n_steps: int) -> None:
         error = min(max(observed_kl / self.target - 1, -0.2), 0.2)
         self.value *= 1 + error * n_steps / self.horizon
+
+    def state_dict(self) -> dict[str, float]:
+        return {"value": self.value}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.value = state["value"]
 
 
 def group_advantages(

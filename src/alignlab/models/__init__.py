@@ -18,6 +18,8 @@ _EXPORTS = {
     "TOY_MODELS": "toy",
     "ToyModelConfig": "toy",
     "build_toy_model": "toy",
+    "add_lora": "lora",
+    "load_qlora": "lora",
 }
 __all__ = sorted(_EXPORTS)
 
