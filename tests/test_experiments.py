@@ -83,3 +83,40 @@ def test_quickstart_smoke_on_the_embedded_model(tmp_path, embedded):
     assert measured["judge_accuracy_factual"] >= 4 / 6
     report = (run.path / "report.md").read_text()
     assert "What is the capital of France?" in report and "## Likelihood judge" in report
+
+
+def test_grpo_experiment_smoke(tmp_path):
+    run = run_experiment(
+        "grpo", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(max_operand=4, sft_steps=20, grpo_steps=6, group_size=4, prompts_per_step=4),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    measured = results["measured"]
+    assert results["verdict"] in {"reproduced", "partial", "not_reproduced"}
+    assert 0 <= measured["held_out_greedy_sft"] <= 1 and 0 <= measured["train_expected_grpo"] <= 1
+    assert measured["final_kl_no_kl_run"] >= 0
+    metrics = run.read_metrics()
+    assert {"grpo_reward", "grpo_no_kl_reward"} <= set().union(*metrics)
+
+
+def test_distillation_experiment_smoke(tmp_path):
+    run = run_experiment(
+        "distillation", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(teacher_hidden=32, student_hidden=8, epochs=30, seeds=1, temperatures=[1.0, 20.0]),
+    )  # fmt: skip
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert measured["test_examples"] == 540
+    assert 0 < measured["teacher_errors"] < 540 and 0 < measured["student_alone_errors"] < 540
+    with pytest.raises(AlignlabError, match="temperatures must include 20"):
+        get_experiment("distillation").resolve("cpu", {"temperatures": [1.0, 2.0]})
+
+
+def test_rlhf_pipeline_smoke(tmp_path):
+    run = run_experiment(
+        "rlhf-pipeline", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(pretrain_steps=20, n_pairs=64, rm_steps=8, ppo_steps=4, prompts_per_step=8, eval_every=2, n_eval_prompts=16),
+    )  # fmt: skip
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert 0 <= measured["rm_accuracy_held_out"] <= 1 and measured["label_agreement_with_gold"] > 0.5
+    assert [m["step"] for m in run.read_metrics()] == [2, 4]
+    assert "gold_reward_ppo" in measured and (run.path / "plots" / "rlhf.png").exists()

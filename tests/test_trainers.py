@@ -237,3 +237,18 @@ def test_qlora_on_the_cpu_is_a_clear_error():
 
     with pytest.raises(AlignlabError, match="QLoRA needs a CUDA GPU"):
         load_qlora("toy-llama-tiny", device="cpu")
+
+
+def test_rollout_text_keeps_stray_special_tokens(toy):
+    """A completion padded with special tokens must not look clean to a reward function."""
+    from alignlab.training.rollout import sample_rollout
+
+    model, tokenizer = toy
+    torch.manual_seed(0)
+    rollout = sample_rollout(
+        model, tokenizer, ["w1", "w2"], samples_per_prompt=16, max_new_tokens=6, temperature=3.0, chat=False
+    )
+    for ids, comp, text in zip(rollout.input_ids, rollout.completion_mask, rollout.completions, strict=True):
+        generated = [i for i in ids[comp.bool()].tolist() if i != tokenizer.eos_token_id]
+        assert text.split() == tokenizer.convert_ids_to_tokens(generated)
+    assert any("<" in text for text in rollout.completions), "at T=3 some special tokens should be sampled"

@@ -40,8 +40,12 @@ class HFGenerator:
         *,
         batch_size: int = 32,
         chat: bool | None = None,
+        skip_special_tokens: bool = True,
     ) -> None:
+        """``skip_special_tokens=False`` keeps special tokens (other than the final end-of-sequence) in the
+        text: what an exact-match grader should see."""
         self.model, self.tokenizer, self.batch_size, self.chat = model, tokenizer, batch_size, chat
+        self.skip_special_tokens = skip_special_tokens
         eos = model.generation_config.eos_token_id
         eos = [eos] if isinstance(eos, int) else list(eos or [])
         self.eos_ids = sorted({*eos, tokenizer.eos_token_id} - {None})
@@ -109,7 +113,7 @@ class HFGenerator:
                 n, finished = t, True  # the end-of-sequence token is not part of the text
                 break
         ids = ids[:n]
-        text, stopped = cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), params.stop)
+        text, stopped = cut_at_stop(self._decode(ids), params.stop)
         if stopped:  # keep the tokens up to the one that completed the stop string
             n = next(k for k in range(1, len(ids) + 1) if cut_at_stop(self._decode(ids[:k]), params.stop)[1])
             ids = ids[:n]
@@ -132,4 +136,4 @@ class HFGenerator:
         return replace(completion, logprobs=chosen, top_logprobs=alternatives)
 
     def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
+        return self.tokenizer.decode(ids, skip_special_tokens=self.skip_special_tokens)

@@ -164,5 +164,9 @@ def train(
 
 
 def causal_lm_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
-    """Next-token prediction on full sequences: a batch is ``{"input_ids": (B, T)}`` with no padding."""
-    return LossOutput(model(input_ids=batch["input_ids"], labels=batch["input_ids"]).loss)
+    """Next-token prediction: a batch is ``{"input_ids": (B, T)}``, optionally with ``attention_mask`` and
+    ``labels`` (-100 where no loss is wanted); without labels every token is a target."""
+    labels = batch.get("labels", batch["input_ids"])
+    return LossOutput(
+        model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), labels=labels).loss
+    )

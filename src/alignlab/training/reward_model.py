@@ -87,3 +87,21 @@ def score_with_reward_model(
         ).to(device)
         out += rewards(model, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}).tolist()
     return out
+
+
+def reward_model_fn(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    chat: bool | None = None,
+    batch_size: int = 64,
+) -> Callable[[Sequence[Prompt], Sequence[str]], list[float]]:
+    """A trained reward model as a TRL-style reward function, for PPO, GRPO or best-of-n."""
+    model.eval()
+
+    def reward(prompts: Sequence[Prompt], completions: Sequence[str]) -> list[float]:
+        return score_with_reward_model(
+            model, tokenizer, prompts, completions, batch_size=batch_size, chat=chat
+        )
+
+    return reward

@@ -58,9 +58,10 @@ def sample_rollout(
     new_mask = (~after_eos).long()
     prompt_mask = attention_mask.repeat_interleave(samples_per_prompt, dim=0)
     completion_mask = torch.cat([torch.zeros_like(prompt_mask), new_mask], dim=1)
-    texts = tokenizer.batch_decode(
-        new.masked_fill(after_eos, tokenizer.pad_token_id), skip_special_tokens=True
-    )
+    # Reward functions must see exactly what was generated: special tokens other than the final
+    # end-of-sequence stay in the text (hiding them lets a policy hack a reward with invisible tokens).
+    keep = new_mask.bool() & new.ne(tokenizer.eos_token_id)
+    texts = [tokenizer.decode(row[k]) for row, k in zip(new, keep, strict=True)]
     return Rollout(
         prompts=[p for p in prompts for _ in range(samples_per_prompt)],
         completions=texts,

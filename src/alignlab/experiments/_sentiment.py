@@ -1,0 +1,96 @@
+"""Shared setup of the experiments on the synthetic sentiment task (the stand-in for IMDb): a base model
+pre-trained on the task's language, preference pairs labelled by the gold reward, and the evaluation of a
+policy by gold reward and KL to the base model."""
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..data.formats import PreferenceExample
+from ..data.tasks import SentimentTask, label_pairs
+from ..generation import HFGenerator, SamplingParams
+from ..models import ToyModelConfig, build_toy_model, word_tokenizer
+from ..scoring import score_completions
+from ..training import TrainConfig
+from ..training.pretrain import pretrain
+
+
+@dataclass
+class SentimentSetup:
+    task: SentimentTask
+    tokenizer: object
+    base: torch.nn.Module
+    eval_prompts: list[str]
+    completion_length: int
+
+
+def make_setup(
+    *,
+    d_model: int,
+    n_layers: int,
+    pretrain_steps: int,
+    completion_length: int,
+    n_eval_prompts: int,
+    seed: int,
+    device,
+) -> SentimentSetup:
+    task = SentimentTask(seed=seed)
+    tokenizer = word_tokenizer(task.words)
+    base = build_toy_model(
+        ToyModelConfig(d_model=d_model, n_layers=n_layers, d_mlp=4 * d_model, max_seq_len=64),
+        tokenizer,
+        seed=seed,
+    ).to(device)
+    texts = task.texts(pretrain_steps * 32, task.prompt_length + completion_length, seed=seed + 1)
+    pretrain(
+        base,
+        tokenizer,
+        texts,
+        TrainConfig(steps=pretrain_steps, lr=3e-3, warmup_steps=20, log_every=pretrain_steps),
+        seed=seed,
+        device=device,
+    )
+    return SentimentSetup(
+        task, tokenizer, base, task.prompts(n_eval_prompts, seed=seed + 2), completion_length
+    )
+
+
+def sample(setup: SentimentSetup, model: torch.nn.Module, prompts: list[str], *, seed: int) -> list[str]:
+    generator = HFGenerator(model, setup.tokenizer, chat=False, batch_size=256, skip_special_tokens=False)
+    params = SamplingParams(max_new_tokens=setup.completion_length, temperature=1.0, seed=seed)
+    return [c.text for c in generator.generate(prompts, params)]
+
+
+def gold_pairs(
+    setup: SentimentSetup, n_pairs: int, *, flip_rate: float = 0.0, bt_temperature: float = 0.1, seed: int
+) -> tuple[list[PreferenceExample], float]:
+    """Two samples from the base model per prompt, labelled by the gold reward (Bradley-Terry noise)."""
+    prompts = setup.task.prompts(n_pairs, seed=seed)
+    a, b = sample(setup, setup.base, prompts, seed=seed), sample(setup, setup.base, prompts, seed=seed + 1)
+    gold = setup.task.gold_reward
+    return label_pairs(
+        prompts,
+        a,
+        b,
+        [gold(x) for x in a],
+        [gold(x) for x in b],
+        temperature=bt_temperature,
+        flip_rate=flip_rate,
+        seed=seed,
+    )
+
+
+def evaluate(setup: SentimentSetup, policy: torch.nn.Module, *, seed: int) -> dict[str, float]:
+    """Gold reward of samples on the evaluation prompts, and KL(policy || base) per sequence, estimated as
+    the mean of log pi(y) - log pi_base(y) over the policy's own samples."""
+    completions = sample(setup, policy, setup.eval_prompts, seed=seed)
+    gold = [setup.task.gold_reward(c) for c in completions]
+    kept = [(p, c) for p, c in zip(setup.eval_prompts, completions, strict=True) if c]
+    prompts, texts = [p for p, _ in kept], [c for _, c in kept]
+    policy_logps = score_completions(policy, setup.tokenizer, prompts, texts, chat=False, batch_size=128)
+    base_logps = score_completions(setup.base, setup.tokenizer, prompts, texts, chat=False, batch_size=128)
+    kl = sum(p.total - b.total for p, b in zip(policy_logps, base_logps, strict=True)) / max(len(kept), 1)
+    mean = sum(gold) / len(gold)
+    sem = math.sqrt(sum((g - mean) ** 2 for g in gold) / max(len(gold) - 1, 1) / len(gold))
+    return {"gold": mean, "gold_sem": sem, "kl": kl}
