@@ -120,3 +120,16 @@ def test_rlhf_pipeline_smoke(tmp_path):
     assert 0 <= measured["rm_accuracy_held_out"] <= 1 and measured["label_agreement_with_gold"] > 0.5
     assert [m["step"] for m in run.read_metrics()] == [2, 4]
     assert "gold_reward_ppo" in measured and (run.path / "plots" / "rlhf.png").exists()
+
+
+def test_dpo_robustness_smoke(tmp_path):
+    run = run_experiment(
+        "dpo-robustness", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(pretrain_steps=20, n_pairs=32, flip_rates=[0.0, 0.4], steps=3, batch_size=16, seeds=1, n_eval_prompts=16),
+    )  # fmt: skip
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert {"gold_sigmoid_flip0", "gold_dr_dpo_flip0.4", "gold_robust_flip0.4", "gold_ipo_flip0.4"} <= set(
+        measured
+    )
+    assert len(measured["dr_dpo_minus_dpo_at_max_flip_per_seed"]) == 1
+    assert len(run.read_metrics()) == 2 * 4

@@ -5,7 +5,7 @@ import importlib
 from ..errors import AlignlabError
 from .registry import Experiment
 
-MODULES = ["quickstart", "tiny_pretrain", "grpo", "distillation", "rlhf_pipeline"]
+MODULES = ["quickstart", "tiny_pretrain", "grpo", "distillation", "rlhf_pipeline", "dpo_robustness"]
 
 
 def catalog() -> dict[str, Experiment]:
