@@ -133,3 +133,36 @@ def test_dpo_robustness_smoke(tmp_path):
     )
     assert len(measured["dr_dpo_minus_dpo_at_max_flip_per_seed"]) == 1
     assert len(run.read_metrics()) == 2 * 4
+
+
+def test_dpo_frontier_smoke(tmp_path):
+    run = run_experiment(
+        "dpo-frontier", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(pretrain_steps=20, n_pairs=32, dpo_betas=[0.1], dpo_steps=3, ppo_kl_coefs=[0.05], ppo_steps=2,
+                       prompts_per_step=8, rm_steps=4, n_eval_prompts=16),
+    )  # fmt: skip
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert measured["ppo_points_dominated_by_dpo"] in {"0/1", "1/1"}
+    assert len(run.read_metrics()) == 2
+
+
+def test_overoptimization_smoke_and_fits():
+    import numpy as np
+
+    from alignlab.experiments.overoptimization import fit_bon, fit_rl
+
+    d = np.linspace(0.1, 2.0, 12)
+    assert fit_bon(d, d * (1.5 - 0.4 * d)) == pytest.approx((1.5, 0.4))
+    assert fit_rl(d, d * (0.8 - 0.3 * np.log(d))) == pytest.approx((0.8, 0.3))
+
+
+def test_overoptimization_experiment_smoke(tmp_path):
+    run = run_experiment(
+        "overoptimization", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(pretrain_steps=20, rm_pairs=[16, 32], rm_steps=4, bon_prompts=4, bon_samples=8, ppo_steps=4,
+                       prompts_per_step=8, eval_every=2, n_eval_prompts=16),
+    )  # fmt: skip
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert {"alpha_bon_16", "beta_bon_32", "peak_d_bon_16", "alpha_rl_32", "overoptimized_16"} <= set(
+        measured
+    )

@@ -5,7 +5,16 @@ import importlib
 from ..errors import AlignlabError
 from .registry import Experiment
 
-MODULES = ["quickstart", "tiny_pretrain", "grpo", "distillation", "rlhf_pipeline", "dpo_robustness"]
+MODULES = [
+    "quickstart",
+    "tiny_pretrain",
+    "grpo",
+    "distillation",
+    "rlhf_pipeline",
+    "dpo_robustness",
+    "dpo_frontier",
+    "overoptimization",
+]
 
 
 def catalog() -> dict[str, Experiment]:
