@@ -81,3 +81,28 @@ def test_a_killed_run_resumes_to_the_same_weights(toy, tmp_path):
         assert torch.allclose(p, q, atol=1e-6)
     assert [h["step"] for h in history] == list(range(1, 13))
     assert history[-1]["loss"] == pytest.approx(expected_history[-1]["loss"], abs=1e-5)
+
+
+def test_tensorboard_logging_writes_events_or_says_what_to_install(toy, tmp_path):
+    from alignlab.errors import AlignlabError
+
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(AlignlabError, match="pip install tensorboard"):
+            train(
+                copy.deepcopy(toy[0]),
+                causal_lm_step,
+                _batches(torch.randint(7, 71, (2, 8)), 2),
+                TrainConfig(steps=2),
+                tensorboard_dir=tmp_path,
+            )
+        return
+    train(
+        copy.deepcopy(toy[0]),
+        causal_lm_step,
+        _batches(torch.randint(7, 71, (2, 8)), 2),
+        TrainConfig(steps=2, log_every=1),
+        tensorboard_dir=tmp_path,
+    )
+    assert list(tmp_path.glob("events.out.tfevents.*"))

@@ -81,10 +81,14 @@ def gold_pairs(
     )
 
 
-def evaluate(setup: SentimentSetup, policy: torch.nn.Module, *, seed: int) -> dict[str, float]:
+def evaluate(
+    setup: SentimentSetup, policy: torch.nn.Module, *, seed: int, completions: list[str] | None = None
+) -> dict[str, float]:
     """Gold reward of samples on the evaluation prompts, and KL(policy || base) per sequence, estimated as
-    the mean of log pi(y) - log pi_base(y) over the policy's own samples."""
-    completions = sample(setup, policy, setup.eval_prompts, seed=seed)
+    the mean of log pi(y) - log pi_base(y) over the policy's own samples (pass them if already drawn)."""
+    completions = (
+        completions if completions is not None else sample(setup, policy, setup.eval_prompts, seed=seed)
+    )
     gold = [setup.task.gold_reward(c) for c in completions]
     kept = [(p, c) for p, c in zip(setup.eval_prompts, completions, strict=True) if c]
     prompts, texts = [p for p, _ in kept], [c for _, c in kept]

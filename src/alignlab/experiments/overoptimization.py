@@ -122,27 +122,16 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
         bon_proxy = np.array([p for _, p in bon]) - bon[0][1]
 
         policy = copy.deepcopy(setup.base)
-        curve = [
-            (
-                0,
-                evaluate(setup, policy, seed=ctx.seed),
-                float(
-                    np.mean(
-                        proxy_fn(setup.eval_prompts, sample(setup, policy, setup.eval_prompts, seed=ctx.seed))
-                    )
-                ),
-            )
-        ]
 
-        def on_log(step, record, policy=policy, proxy_fn=proxy_fn, curve=curve, size=size):
+        def measure(policy=policy, proxy_fn=proxy_fn) -> tuple[dict[str, float], float]:
             texts = sample(setup, policy, setup.eval_prompts, seed=ctx.seed)
-            curve.append(
-                (
-                    step,
-                    evaluate(setup, policy, seed=ctx.seed),
-                    float(np.mean(proxy_fn(setup.eval_prompts, texts))),
-                )
-            )
+            gold_and_kl = evaluate(setup, policy, seed=ctx.seed, completions=texts)
+            return gold_and_kl, float(np.mean(proxy_fn(setup.eval_prompts, texts)))
+
+        curve = [(0, *measure())]
+
+        def on_log(step, record, curve=curve, size=size, measure=measure):
+            curve.append((step, *measure()))
             ctx.log(step, rm_pairs=size, gold=curve[-1][1]["gold"], proxy=curve[-1][2], kl=curve[-1][1]["kl"])
 
         train_ppo(

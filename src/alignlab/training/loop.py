@@ -18,6 +18,7 @@ from accelerate import Accelerator
 from accelerate.utils import send_to_device
 from transformers import get_scheduler
 
+from ..errors import AlignlabError
 from ..losses.base import LossOutput
 
 
@@ -95,6 +96,7 @@ def train(
     on_log: Callable[[int, dict[str, float]], None] | None = None,
     checkpoint_dir: Path | None = None,
     stateful: list[Any] = (),
+    tensorboard_dir: Path | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``config.steps * config.grad_accum`` batches from ``batches``.
 
@@ -105,6 +107,7 @@ def train(
     finds one there resumes from it: the state is restored and the batches already consumed are skipped,
     so a deterministic ``batches`` iterator reaches the same final weights as an uninterrupted run.
     ``stateful`` objects (with ``state_dict``/``load_state_dict``, e.g. a KL controller) are saved too.
+    With ``tensorboard_dir`` (needs the ``tensorboard`` package), every logged record is also written there.
     """
     device = torch.device(device)
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=config.mixed_precision)
@@ -127,6 +130,7 @@ def train(
             start, history, window = state["step"], state["history"], state["window"]
             for _ in range(start * config.grad_accum):
                 next(batches)
+    writer = _tensorboard(tensorboard_dir)
     model.train()
 
     for step in range(start, config.steps):
@@ -147,6 +151,9 @@ def train(
             history.append({"step": step + 1, **record})
             if on_log:
                 on_log(step + 1, record)
+            if writer is not None:
+                for key, value in record.items():
+                    writer.add_scalar(key, value, step + 1)
             window = {}
         if (
             checkpoint_dir is not None
@@ -159,8 +166,22 @@ def train(
                 step + 1,
                 {"step": step + 1, "history": history, "window": window},
             )
+    if writer is not None:
+        writer.close()
     model.eval()
     return history
+
+
+def _tensorboard(log_dir: Path | None):
+    if log_dir is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise AlignlabError(
+            "TensorBoard logging needs the tensorboard package: pip install tensorboard"
+        ) from None
+    return SummaryWriter(str(log_dir))
 
 
 def causal_lm_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
