@@ -70,6 +70,16 @@ def main() -> None:
         ours, tokenizer, pairs, OurDPOConfig(beta=0.1, batch_size=args.batch_size), config, chat=False
     )
     results.append(("DPO", "alignlab", time.perf_counter() - start, history[0]["loss"]))
+    # reward model: time both, and compare their losses on one identical batch
+    ours = reward_model_from(base)
+    trl_model = copy.deepcopy(ours)
+    first_batch = preference_batch(tokenizer, pairs[: args.batch_size], chat=False)
+    with torch.no_grad():
+        our_first = reward_step()(ours, first_batch, None).loss.item()
+    start = time.perf_counter()
+    train_reward_model(ours, tokenizer, pairs, config, batch_size=args.batch_size, chat=False)
+    results.append(("reward model", "alignlab", time.perf_counter() - start, our_first))
+    # TRL last: its Trainer fixes accelerate's process-wide state, which our loop would then conflict with
     with tempfile.TemporaryDirectory() as out:
         trainer = DPOTrainer(
             model=copy.deepcopy(base), args=trl_args(DPOConfig, out, args.steps, args.batch_size, 1e-4, beta=0.1, precompute_ref_log_probs=True, max_grad_norm=1.0),
@@ -80,15 +90,6 @@ def main() -> None:
         first = next(h["loss"] for h in trainer.state.log_history if "loss" in h)
         results.append(("DPO", "TRL", time.perf_counter() - start, first))
 
-    # reward model: time both, and compare their losses on one identical batch
-    ours = reward_model_from(base)
-    trl_model = copy.deepcopy(ours)
-    first_batch = preference_batch(tokenizer, pairs[: args.batch_size], chat=False)
-    with torch.no_grad():
-        our_first = reward_step()(ours, first_batch, None).loss.item()
-    start = time.perf_counter()
-    train_reward_model(ours, tokenizer, pairs, config, batch_size=args.batch_size, chat=False)
-    results.append(("reward model", "alignlab", time.perf_counter() - start, our_first))
     with tempfile.TemporaryDirectory() as out:
         trainer = RewardTrainer(
             model=trl_model, args=trl_args(RewardConfig, out, args.steps, args.batch_size, 1e-4, max_grad_norm=1.0),
@@ -98,6 +99,8 @@ def main() -> None:
         collated = trainer.data_collator([trainer.train_dataset[i] for i in range(args.batch_size)])
         with torch.no_grad():
             trl_first = trainer.compute_loss(trl_model.eval(), collated).item()
+            # TRL appends EOS and reads the reward there: our loss on TRL's exact tensors isolates the formula
+            ours_on_trl_batch = reward_step()(trl_model, collated, None).loss.item()
         start = time.perf_counter()
         trainer.train()
         results.append(("reward model", "TRL", time.perf_counter() - start, trl_first))
@@ -119,6 +122,10 @@ def main() -> None:
             f"{name}: alignlab / TRL speed = {ratio:.2f}x (target >= 1.5x: {'met' if ratio >= 1.5 else 'NOT met'})"
         )
     print(f"DPO first-batch loss: ln 2 = {math.log(2):.5f} expected for both at initialisation")
+    print(
+        f"reward model, TRL's tokenisation of the first batch (EOS appended): TRL {trl_first:.5f}, alignlab "
+        f"{ours_on_trl_batch:.5f} (the first-batch figures above differ only by that EOS)"
+    )
 
 
 if __name__ == "__main__":

@@ -173,22 +173,20 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
         else "not_reproduced"
     )
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    proxy_axes = [ax.twinx() for ax in axes]  # the proxy is in reward-model units, the gold in [-1, 1]
     colors = plt.cm.viridis(np.linspace(0, 0.85, len(cfg.rm_pairs)))
     for color, size in zip(colors, cfg.rm_pairs, strict=True):
         r = results[size]
         fine = np.linspace(0, d_bon.max(), 50)
         axes[0].plot(d_bon, r["bon_gold"], "o-", color=color, label=f"gold, RM on {size} pairs")
-        axes[0].plot(d_bon, r["bon_proxy"], "x:", color=color, alpha=0.6)
         axes[0].plot(fine, fine * (r["alpha_bon"] - r["beta_bon"] * fine), "--", color=color, linewidth=0.8)
+        proxy_axes[0].plot(d_bon, r["bon_proxy"], "x:", color=color, alpha=0.6)
         axes[1].plot(r["d_rl"], r["rl_gold"], "o-", color=color, label=f"gold, RM on {size} pairs")
-        axes[1].plot(r["d_rl"], r["rl_proxy"], "x:", color=color, alpha=0.6)
-    axes[0].set(
-        xlabel="d = sqrt(KL)",
-        ylabel="reward gain over the base model",
-        title="Best-of-n (dotted: proxy; dashed: fit)",
-    )
-    axes[1].set(xlabel="d = sqrt(KL)", ylabel="reward gain over the base model", title="PPO (dotted: proxy)")
+        proxy_axes[1].plot(r["d_rl"], r["rl_proxy"], "x:", color=color, alpha=0.6)
+    for ax, proxy_ax, title in zip(axes, proxy_axes, ("Best-of-n (dashed: fit)", "PPO"), strict=True):
+        ax.set(xlabel="d = sqrt(KL)", ylabel="gold reward gain (solid)", title=title)
+        proxy_ax.set_ylabel("proxy reward gain (dotted)")
     axes[0].legend(fontsize=7)
     figure = ctx.figure(
         fig, "overoptimization", "Gold (solid) and proxy (dotted) reward against d = sqrt(KL)"
