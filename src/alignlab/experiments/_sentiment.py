@@ -14,6 +14,7 @@ from ..models import ToyModelConfig, build_toy_model, word_tokenizer
 from ..scoring import score_completions
 from ..training import TrainConfig
 from ..training.pretrain import pretrain
+from ._sentiment_config import SentimentConfig
 
 
 @dataclass
@@ -25,34 +26,25 @@ class SentimentSetup:
     completion_length: int
 
 
-def make_setup(
-    *,
-    d_model: int,
-    n_layers: int,
-    pretrain_steps: int,
-    completion_length: int,
-    n_eval_prompts: int,
-    seed: int,
-    device,
-) -> SentimentSetup:
+def make_setup(cfg: SentimentConfig, *, seed: int, device) -> SentimentSetup:
     task = SentimentTask(seed=seed)
     tokenizer = word_tokenizer(task.words)
     base = build_toy_model(
-        ToyModelConfig(d_model=d_model, n_layers=n_layers, d_mlp=4 * d_model, max_seq_len=64),
+        ToyModelConfig(d_model=cfg.d_model, n_layers=cfg.n_layers, d_mlp=4 * cfg.d_model, max_seq_len=64),
         tokenizer,
         seed=seed,
     ).to(device)
-    texts = task.texts(pretrain_steps * 32, task.prompt_length + completion_length, seed=seed + 1)
+    texts = task.texts(cfg.pretrain_steps * 32, task.prompt_length + cfg.completion_length, seed=seed + 1)
     pretrain(
         base,
         tokenizer,
         texts,
-        TrainConfig(steps=pretrain_steps, lr=3e-3, warmup_steps=20, log_every=pretrain_steps),
+        TrainConfig(steps=cfg.pretrain_steps, lr=3e-3, warmup_steps=20, log_every=cfg.pretrain_steps),
         seed=seed,
         device=device,
     )
     return SentimentSetup(
-        task, tokenizer, base, task.prompts(n_eval_prompts, seed=seed + 2), completion_length
+        task, tokenizer, base, task.prompts(cfg.n_eval_prompts, seed=seed + 2), cfg.completion_length
     )
 
 

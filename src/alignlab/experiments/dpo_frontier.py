@@ -1,14 +1,11 @@
 """dpo-frontier: the reward/KL frontier of DPO (several beta) against PPO (several KL coefficients)."""
 
 from ..reporting import Claim, Section, Table, Text
-from .registry import ExperimentConfig, Outcome, RunContext, experiment
+from ._sentiment_config import SentimentConfig
+from .registry import Outcome, RunContext, experiment
 
 
-class DPOFrontierConfig(ExperimentConfig):
-    d_model: int = 64
-    n_layers: int = 2
-    pretrain_steps: int = 300
-    completion_length: int = 12
+class DPOFrontierConfig(SentimentConfig):
     n_pairs: int = 1024
     dpo_betas: list[float] = [0.05, 0.1, 0.3, 1.0]
     dpo_steps: int = 100
@@ -16,7 +13,6 @@ class DPOFrontierConfig(ExperimentConfig):
     ppo_steps: int = 100
     prompts_per_step: int = 32
     rm_steps: int = 200
-    n_eval_prompts: int = 256
 
 
 CLAIM = Claim(
@@ -61,10 +57,7 @@ def dpo_frontier(cfg: DPOFrontierConfig, ctx: RunContext) -> Outcome:
     from ..training.reward_model import reward_model_fn, reward_model_from, train_reward_model
     from ._sentiment import evaluate, gold_pairs, make_setup
 
-    setup = make_setup(
-        d_model=cfg.d_model, n_layers=cfg.n_layers, pretrain_steps=cfg.pretrain_steps,
-        completion_length=cfg.completion_length, n_eval_prompts=cfg.n_eval_prompts, seed=ctx.seed, device=ctx.device,
-    )  # fmt: skip
+    setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     pairs, _ = gold_pairs(setup, cfg.n_pairs, seed=ctx.seed + 10)
     points: dict[str, list[tuple[float, dict[str, float]]]] = {"DPO": [], "PPO": []}
     jobs = [("DPO", b) for b in cfg.dpo_betas] + [("PPO", c) for c in cfg.ppo_kl_coefs]

@@ -1,16 +1,13 @@
 """dpo-robustness: DPO, IPO, robust DPO and Dr. DPO as a growing share of preference labels is flipped."""
 
 from ..reporting import Claim, Section, Table, Text
-from .registry import ExperimentConfig, Outcome, RunContext, experiment
+from ._sentiment_config import SentimentConfig
+from .registry import Outcome, RunContext, experiment
 
 LOSSES = ("sigmoid", "ipo", "robust", "dr_dpo")
 
 
-class DPORobustnessConfig(ExperimentConfig):
-    d_model: int = 64
-    n_layers: int = 2
-    pretrain_steps: int = 300
-    completion_length: int = 12
+class DPORobustnessConfig(SentimentConfig):
     n_pairs: int = 1024
     flip_rates: list[float] = [0.0, 0.1, 0.2, 0.3, 0.4]
     """Share of pairs whose label is flipped after Bradley-Terry labelling by the gold reward."""
@@ -21,7 +18,6 @@ class DPORobustnessConfig(ExperimentConfig):
     lr: float = 1e-3
     batch_size: int = 32
     seeds: int = 2
-    n_eval_prompts: int = 256
 
 
 CLAIM = Claim(
@@ -64,10 +60,7 @@ def dpo_robustness(cfg: DPORobustnessConfig, ctx: RunContext) -> Outcome:
     setups = {}
     for seed, eps in ctx.progress(runs, "noise levels", total=len(runs)):
         if seed not in setups:
-            setups[seed] = make_setup(
-                d_model=cfg.d_model, n_layers=cfg.n_layers, pretrain_steps=cfg.pretrain_steps,
-                completion_length=cfg.completion_length, n_eval_prompts=cfg.n_eval_prompts, seed=seed, device=ctx.device,
-            )  # fmt: skip
+            setups[seed] = make_setup(cfg, seed=seed, device=ctx.device)
             base_gold.append(evaluate(setups[seed], setups[seed].base, seed=seed)["gold"])
         setup = setups[seed]
         pairs, agreement = gold_pairs(setup, cfg.n_pairs, flip_rate=eps, seed=seed + 10)

@@ -1,14 +1,11 @@
 """overoptimization: best-of-n and PPO against proxy reward models of growing data, scored by the gold reward."""
 
 from ..reporting import Claim, Section, Table, Text
-from .registry import ExperimentConfig, Outcome, RunContext, experiment
+from ._sentiment_config import SentimentConfig
+from .registry import Outcome, RunContext, experiment
 
 
-class OveroptimizationConfig(ExperimentConfig):
-    d_model: int = 64
-    n_layers: int = 2
-    pretrain_steps: int = 300
-    completion_length: int = 12
+class OveroptimizationConfig(SentimentConfig):
     rm_pairs: list[int] = [128, 512, 2048]
     """Training pairs of each proxy reward model."""
     rm_steps: int = 200
@@ -83,10 +80,7 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
     from ..training.reward_model import reward_model_fn, reward_model_from, train_reward_model
     from ._sentiment import evaluate, gold_pairs, make_setup, sample
 
-    setup = make_setup(
-        d_model=cfg.d_model, n_layers=cfg.n_layers, pretrain_steps=cfg.pretrain_steps,
-        completion_length=cfg.completion_length, n_eval_prompts=cfg.n_eval_prompts, seed=ctx.seed, device=ctx.device,
-    )  # fmt: skip
+    setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     all_pairs, _ = gold_pairs(setup, max(cfg.rm_pairs), seed=ctx.seed + 10)
 
     # best-of-n candidates: bon_samples completions for each prompt, from the base model

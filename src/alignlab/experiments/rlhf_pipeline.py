@@ -1,15 +1,11 @@
 """rlhf-pipeline: base model -> reward model on gold-labelled pairs -> PPO, with the gold reward tracked."""
 
 from ..reporting import Claim, Section, Table, Text
-from .registry import ExperimentConfig, Outcome, RunContext, experiment
+from ._sentiment_config import SentimentConfig
+from .registry import Outcome, RunContext, experiment
 
 
-class RLHFPipelineConfig(ExperimentConfig):
-    d_model: int = 64
-    n_layers: int = 2
-    pretrain_steps: int = 300
-    """Next-token steps on the task's language: the base ("SFT") policy."""
-    completion_length: int = 12
+class RLHFPipelineConfig(SentimentConfig):
     n_pairs: int = 1024
     """Preference pairs (two base-model samples per prompt, labelled by the gold reward)."""
     rm_steps: int = 200
@@ -18,7 +14,6 @@ class RLHFPipelineConfig(ExperimentConfig):
     kl_coef: float = 0.05
     lr: float = 3e-4
     eval_every: int = 25
-    n_eval_prompts: int = 256
 
 
 CLAIM = Claim(
@@ -66,10 +61,7 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
     )
     from ._sentiment import evaluate, gold_pairs, make_setup
 
-    setup = make_setup(
-        d_model=cfg.d_model, n_layers=cfg.n_layers, pretrain_steps=cfg.pretrain_steps,
-        completion_length=cfg.completion_length, n_eval_prompts=cfg.n_eval_prompts, seed=ctx.seed, device=ctx.device,
-    )  # fmt: skip
+    setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     pairs, label_agreement = gold_pairs(setup, cfg.n_pairs, seed=ctx.seed + 10)
     held_out, _ = gold_pairs(setup, 256, seed=ctx.seed + 20)
 
