@@ -3,7 +3,7 @@ import copy
 import pytest
 import torch
 
-from alignlab.training import LossOutput, TrainConfig, causal_lm_step, train
+from alignlab.training import LossOutput, RunOptions, TrainConfig, causal_lm_step, train
 
 
 def _batches(ids: torch.Tensor, n: int):
@@ -73,10 +73,16 @@ def test_a_killed_run_resumes_to_the_same_weights(toy, tmp_path):
 
     resumed = copy.deepcopy(toy[0])
     with pytest.raises(Crash):
-        train(resumed, causal_lm_step, batches(), config, checkpoint_dir=tmp_path, on_log=crash_after_7)
+        train(
+            resumed,
+            causal_lm_step,
+            batches(),
+            config,
+            options=RunOptions(checkpoint_dir=tmp_path, on_log=crash_after_7),
+        )
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-5"]
     resumed = copy.deepcopy(toy[0])  # a fresh process starts from the initial weights again
-    history = train(resumed, causal_lm_step, batches(), config, checkpoint_dir=tmp_path)
+    history = train(resumed, causal_lm_step, batches(), config, options=RunOptions(checkpoint_dir=tmp_path))
     for p, q in zip(straight.parameters(), resumed.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-6)
     assert [h["step"] for h in history] == list(range(1, 13))
@@ -95,7 +101,7 @@ def test_tensorboard_logging_writes_events_or_says_what_to_install(toy, tmp_path
                 causal_lm_step,
                 _batches(torch.randint(7, 71, (2, 8)), 2),
                 TrainConfig(steps=2),
-                tensorboard_dir=tmp_path,
+                options=RunOptions(tensorboard_dir=tmp_path),
             )
         return
     train(
@@ -103,6 +109,6 @@ def test_tensorboard_logging_writes_events_or_says_what_to_install(toy, tmp_path
         causal_lm_step,
         _batches(torch.randint(7, 71, (2, 8)), 2),
         TrainConfig(steps=2, log_every=1),
-        tensorboard_dir=tmp_path,
+        options=RunOptions(tensorboard_dir=tmp_path),
     )
     assert list(tmp_path.glob("events.out.tfevents.*"))

@@ -12,7 +12,7 @@ from ..data.tasks import SentimentTask, label_pairs
 from ..generation import HFGenerator, SamplingParams
 from ..models import ToyModelConfig, build_toy_model, word_tokenizer
 from ..scoring import score_completions
-from ..training import TrainConfig
+from ..training import RunOptions, TrainConfig
 from ..training.pretrain import pretrain
 from ._sentiment_config import SentimentConfig
 
@@ -40,8 +40,7 @@ def make_setup(cfg: SentimentConfig, *, seed: int, device) -> SentimentSetup:
         tokenizer,
         texts,
         TrainConfig(steps=cfg.pretrain_steps, lr=3e-3, warmup_steps=20, log_every=cfg.pretrain_steps),
-        seed=seed,
-        device=device,
+        options=RunOptions(seed=seed, device=device),
     )
     return SentimentSetup(
         task, tokenizer, base, task.prompts(cfg.n_eval_prompts, seed=seed + 2), cfg.completion_length

@@ -51,7 +51,7 @@ def dpo_frontier(cfg: DPOFrontierConfig, ctx: RunContext) -> Outcome:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..training import TrainConfig
+    from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
     from ..training.preference import DPOConfig, train_dpo
     from ..training.reward_model import reward_model_fn, reward_model_from, train_reward_model
@@ -64,9 +64,14 @@ def dpo_frontier(cfg: DPOFrontierConfig, ctx: RunContext) -> Outcome:
 
     reward_model = reward_model_from(setup.base)
     train_reward_model(
-        reward_model, setup.tokenizer, pairs, TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps),
-        batch_size=32, chat=False, seed=ctx.seed, device=ctx.device,
-    )  # fmt: skip
+        reward_model,
+        setup.tokenizer,
+        pairs,
+        TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps),
+        batch_size=32,
+        chat=False,
+        options=RunOptions(seed=ctx.seed, device=ctx.device),
+    )
     reward = reward_model_fn(reward_model, setup.tokenizer, chat=False)
     ppo_prompts = setup.task.prompts(cfg.ppo_steps * cfg.prompts_per_step, seed=ctx.seed + 30)
 
@@ -74,16 +79,27 @@ def dpo_frontier(cfg: DPOFrontierConfig, ctx: RunContext) -> Outcome:
         policy = copy.deepcopy(setup.base)
         if method == "DPO":
             train_dpo(
-                policy, setup.tokenizer, pairs, DPOConfig(beta=knob, batch_size=32),
-                TrainConfig(steps=cfg.dpo_steps, lr=1e-3, log_every=cfg.dpo_steps), chat=False, seed=ctx.seed, device=ctx.device,
-            )  # fmt: skip
+                policy,
+                setup.tokenizer,
+                pairs,
+                DPOConfig(beta=knob, batch_size=32),
+                TrainConfig(steps=cfg.dpo_steps, lr=1e-3, log_every=cfg.dpo_steps),
+                chat=False,
+                options=RunOptions(seed=ctx.seed, device=ctx.device),
+            )
         else:
             train_ppo(
-                policy, setup.tokenizer, ppo_prompts, [reward],
-                PPOConfig(prompts_per_step=cfg.prompts_per_step, max_new_tokens=cfg.completion_length, kl_coef=knob),
+                policy,
+                setup.tokenizer,
+                ppo_prompts,
+                [reward],
+                PPOConfig(
+                    prompts_per_step=cfg.prompts_per_step, max_new_tokens=cfg.completion_length, kl_coef=knob
+                ),
                 TrainConfig(steps=cfg.ppo_steps, lr=3e-4, log_every=cfg.ppo_steps, schedule="constant"),
-                chat=False, seed=ctx.seed, device=ctx.device,
-            )  # fmt: skip
+                chat=False,
+                options=RunOptions(seed=ctx.seed, device=ctx.device),
+            )
         result = evaluate(setup, policy, seed=ctx.seed)
         points[method].append((knob, result))
         ctx.log(len(points["DPO"]) + len(points["PPO"]), method=method, knob=knob, **result)

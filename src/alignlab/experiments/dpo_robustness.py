@@ -49,7 +49,7 @@ def dpo_robustness(cfg: DPORobustnessConfig, ctx: RunContext) -> Outcome:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..training import TrainConfig
+    from ..training import RunOptions, TrainConfig
     from ..training.preference import DPOConfig, train_dpo
     from ._sentiment import evaluate, gold_pairs, make_setup
 
@@ -80,8 +80,7 @@ def dpo_robustness(cfg: DPORobustnessConfig, ctx: RunContext) -> Outcome:
                 dpo,
                 TrainConfig(steps=cfg.steps, lr=cfg.lr, log_every=cfg.steps),
                 chat=False,
-                seed=seed,
-                device=ctx.device,
+                options=RunOptions(seed=seed, device=ctx.device),
             )
             result = evaluate(setup, policy, seed=seed)
             gold[loss][eps].append(result["gold"])

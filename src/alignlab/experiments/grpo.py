@@ -52,6 +52,7 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Outcome:
     """SFT a toy model on part of the addition table, then GRPO it with and without KL; compare accuracy."""
     import copy
     import math
+    from functools import partial
 
     import matplotlib
 
@@ -62,7 +63,7 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Outcome:
     from ..generation import HFGenerator, SamplingParams
     from ..models import ToyModelConfig, build_toy_model, word_tokenizer
     from ..scoring import score_completions
-    from ..training import TrainConfig
+    from ..training import RunOptions, TrainConfig
     from ..training.grpo import GRPOConfig, train_grpo
     from ..training.sft import train_sft
 
@@ -81,8 +82,7 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Outcome:
         TrainConfig(steps=cfg.sft_steps, lr=3e-3, log_every=cfg.sft_steps),
         batch_size=16,
         chat=False,
-        seed=ctx.seed,
-        device=ctx.device,
+        options=RunOptions(seed=ctx.seed, device=ctx.device),
     )
 
     def evaluate(m, problems) -> dict[str, float]:
@@ -98,6 +98,9 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Outcome:
             "expected": sum(math.exp(s.total) for s in scored) / len(scored),
         }
 
+    def log_prefixed(step: int, record: dict[str, float], prefix: str) -> None:
+        ctx.log(step, **{f"{prefix}_{k}": v for k, v in record.items()})
+
     results = {"sft": {"train": evaluate(model, train_problems), "held_out": evaluate(model, test_problems)}}
     curves = {}
     train_prompts = [task.prompt(a, b) for a, b in train_problems]
@@ -110,12 +113,19 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Outcome:
             beta=beta,
             temperature=cfg.temperature,
         )
+        log = partial(log_prefixed, prefix=name)
         history = train_grpo(
-            policy, tokenizer, train_prompts, [task.reward_fn], grpo,
-            TrainConfig(steps=cfg.grpo_steps, lr=cfg.lr, log_every=max(cfg.grpo_steps // 15, 1), schedule="constant"),
-            chat=False, seed=ctx.seed, device=ctx.device,
-            on_log=lambda step, rec, n=name: ctx.log(step, **{f"{n}_{k}": v for k, v in rec.items()}),
-        )  # fmt: skip
+            policy,
+            tokenizer,
+            train_prompts,
+            [task.reward_fn],
+            grpo,
+            TrainConfig(
+                steps=cfg.grpo_steps, lr=cfg.lr, log_every=max(cfg.grpo_steps // 15, 1), schedule="constant"
+            ),
+            chat=False,
+            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=log),
+        )
         curves[name] = [(h["step"], h["reward"], h["kl"]) for h in history]
         results[name] = {
             "train": evaluate(policy, train_problems),

@@ -75,7 +75,7 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..training import TrainConfig
+    from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
     from ..training.reward_model import reward_model_fn, reward_model_from, train_reward_model
     from ._sentiment import evaluate, gold_pairs, make_setup, sample
@@ -106,9 +106,14 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
     for size in ctx.progress(cfg.rm_pairs, "reward-model sizes", total=len(cfg.rm_pairs)):
         reward_model = reward_model_from(setup.base)
         train_reward_model(
-            reward_model, setup.tokenizer, all_pairs[:size], TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps),
-            batch_size=32, chat=False, seed=ctx.seed, device=ctx.device,
-        )  # fmt: skip
+            reward_model,
+            setup.tokenizer,
+            all_pairs[:size],
+            TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps),
+            batch_size=32,
+            chat=False,
+            options=RunOptions(seed=ctx.seed, device=ctx.device),
+        )
         proxy_fn = reward_model_fn(reward_model, setup.tokenizer, chat=False)
         proxy = np.array(proxy_fn(repeated, candidates)).reshape(cfg.bon_prompts, cfg.bon_samples)
         bon = [best_of_n(proxy, n) for n in ns]
@@ -129,11 +134,19 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
             ctx.log(step, rm_pairs=size, gold=curve[-1][1]["gold"], proxy=curve[-1][2], kl=curve[-1][1]["kl"])
 
         train_ppo(
-            policy, setup.tokenizer, ppo_prompts, [proxy_fn],
-            PPOConfig(prompts_per_step=cfg.prompts_per_step, max_new_tokens=cfg.completion_length, kl_coef=cfg.ppo_kl_coef),
+            policy,
+            setup.tokenizer,
+            ppo_prompts,
+            [proxy_fn],
+            PPOConfig(
+                prompts_per_step=cfg.prompts_per_step,
+                max_new_tokens=cfg.completion_length,
+                kl_coef=cfg.ppo_kl_coef,
+            ),
             TrainConfig(steps=cfg.ppo_steps, lr=3e-4, log_every=cfg.eval_every, schedule="constant"),
-            chat=False, seed=ctx.seed, device=ctx.device, on_log=on_log,
-        )  # fmt: skip
+            chat=False,
+            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=on_log),
+        )
         d_rl = np.array([math.sqrt(max(p["kl"], 0.0)) for _, p, _ in curve])
         rl_gold = np.array([p["gold"] for _, p, _ in curve]) - curve[0][1]["gold"]
         rl_proxy = np.array([q for _, _, q in curve]) - curve[0][2]

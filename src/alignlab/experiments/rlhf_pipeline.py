@@ -51,7 +51,7 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..training import TrainConfig
+    from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
     from ..training.reward_model import (
         reward_model_fn,
@@ -67,9 +67,14 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
 
     reward_model = reward_model_from(setup.base)
     rm_history = train_reward_model(
-        reward_model, setup.tokenizer, pairs, TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps // 4),
-        batch_size=32, chat=False, seed=ctx.seed, device=ctx.device,
-    )  # fmt: skip
+        reward_model,
+        setup.tokenizer,
+        pairs,
+        TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps // 4),
+        batch_size=32,
+        chat=False,
+        options=RunOptions(seed=ctx.seed, device=ctx.device),
+    )
     scores = score_with_reward_model(
         reward_model,
         setup.tokenizer,
@@ -90,12 +95,17 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
         ctx.log(step, gold=point["gold"], kl=point["kl"], proxy=record["score"], kl_coef=record["kl_coef"])
 
     ppo_history = train_ppo(
-        policy, setup.tokenizer, setup.task.prompts(cfg.ppo_steps * cfg.prompts_per_step, seed=ctx.seed + 30),
+        policy,
+        setup.tokenizer,
+        setup.task.prompts(cfg.ppo_steps * cfg.prompts_per_step, seed=ctx.seed + 30),
         [reward_model_fn(reward_model, setup.tokenizer, chat=False)],
-        PPOConfig(prompts_per_step=cfg.prompts_per_step, max_new_tokens=cfg.completion_length, kl_coef=cfg.kl_coef),
+        PPOConfig(
+            prompts_per_step=cfg.prompts_per_step, max_new_tokens=cfg.completion_length, kl_coef=cfg.kl_coef
+        ),
         TrainConfig(steps=cfg.ppo_steps, lr=cfg.lr, log_every=cfg.eval_every, schedule="constant"),
-        chat=False, seed=ctx.seed, device=ctx.device, on_log=on_log,
-    )  # fmt: skip
+        chat=False,
+        options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=on_log),
+    )
 
     start, end = curve[0][1], curve[-1][1]
     gain = end["gold"] - start["gold"]

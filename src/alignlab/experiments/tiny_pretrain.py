@@ -75,7 +75,7 @@ def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
 
     from ..data.synthetic import MarkovLanguage
     from ..models import ToyModelConfig, build_toy_model, word_tokenizer
-    from ..training import TrainConfig, causal_lm_step, train
+    from ..training import RunOptions, TrainConfig, causal_lm_step, train
 
     language = MarkovLanguage(n_words=cfg.n_words, concentration=cfg.concentration, seed=ctx.seed)
     tokenizer = word_tokenizer(language.words)
@@ -126,8 +126,7 @@ def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
         causal_lm_step,
         batches,
         TrainConfig(steps=cfg.steps, lr=cfg.lr, warmup_steps=cfg.warmup_steps, log_every=cfg.eval_every),
-        device=ctx.device,
-        on_log=on_log,
+        options=RunOptions(device=ctx.device, on_log=on_log),
     )
 
     final = curve[-1][1]

@@ -1,5 +1,5 @@
 """Training: one shared loop; algorithms are step functions."""
 
-from .loop import LossOutput, Progress, StepFn, TrainConfig, causal_lm_step, train
+from .loop import LossOutput, Progress, RunOptions, StepFn, TrainConfig, causal_lm_step, train
 
-__all__ = ["LossOutput", "Progress", "StepFn", "TrainConfig", "causal_lm_step", "train"]
+__all__ = ["LossOutput", "Progress", "RunOptions", "StepFn", "TrainConfig", "causal_lm_step", "train"]

@@ -1,7 +1,6 @@
 """Sequence-level distillation: a student matches a teacher's next-token distributions on completions."""
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -10,7 +9,7 @@ from transformers import PreTrainedTokenizerBase
 from ..data.formats import CompletionExample
 from ..losses import LossOutput, token_kl
 from .batching import chunks, completion_batch, epochs
-from .loop import Progress, StepFn, TrainConfig, train
+from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 
 
 def distill_step(
@@ -48,20 +47,9 @@ def train_distill(
     temperature: float = 1.0,
     batch_size: int = 8,
     chat: bool | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     teacher.eval()  # run under no_grad in the step; its parameters are left as they are
     batches = [completion_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), batch_size)]
     step = distill_step(teacher, direction=direction, temperature=temperature)
-    return train(
-        student,
-        step,
-        epochs(batches, seed=seed),
-        config,
-        device=device,
-        on_log=on_log,
-        checkpoint_dir=checkpoint_dir,
-    )
+    return train(student, step, epochs(batches, seed=options.seed), config, options)

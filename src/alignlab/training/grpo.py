@@ -5,9 +5,8 @@ Each optimizer step is one rollout and one update on it (TRL's default ``num_ite
 importance ratio is 1 at the update and the clip is inactive; the KL to the reference is in the loss.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -17,7 +16,7 @@ from ..losses import LossOutput, group_advantages, grpo_loss
 from ..scoring.encode import Prompt
 from ..scoring.logprobs import completion_token_logprobs
 from .batching import chunks, epochs
-from .loop import Progress, StepFn, TrainConfig, train
+from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
 from .rollout import RewardFn, sample_rollout, total_reward
 
@@ -90,20 +89,9 @@ def train_grpo(
     *,
     reference: torch.nn.Module | None = None,
     chat: bool | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     ref = Reference(policy, reference) if grpo.beta else None
     batches = [list(chunk) for chunk in chunks(list(prompts), grpo.prompts_per_step)]
     step = grpo_step(tokenizer, reward_fns, ref, grpo, chat)
-    return train(
-        policy,
-        step,
-        epochs(batches, seed=seed),
-        config,
-        device=device,
-        on_log=on_log,
-        checkpoint_dir=checkpoint_dir,
-    )
+    return train(policy, step, epochs(batches, seed=options.seed), config, options)

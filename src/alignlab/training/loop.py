@@ -8,7 +8,7 @@ distributed training or mixed precision), so it must call that one, not a copy i
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +65,21 @@ class Progress:
 StepFn = Callable[[torch.nn.Module, Any, Progress], LossOutput]
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how a training run executes, apart from what it optimises (``TrainConfig``)."""
+
+    device: torch.device | str = "cpu"
+    seed: int = 0
+    """Seeds the order in which trainers replay their batches each epoch."""
+    on_log: Callable[[int, dict[str, float]], None] | None = None
+    """Called with (step, record) every ``log_every`` steps."""
+    checkpoint_dir: Path | None = None
+    """Checkpoint every ``checkpoint_every`` steps, and resume from the newest checkpoint found here."""
+    tensorboard_dir: Path | None = None
+    """Also write every logged record as TensorBoard scalars (needs the ``tensorboard`` package)."""
+
+
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
     """The newest complete ``checkpoint-<step>`` folder (complete ones are renamed into place)."""
     found = sorted(checkpoint_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
@@ -91,25 +106,22 @@ def train(
     step_fn: StepFn,
     batches: Iterator[Any],
     config: TrainConfig,
+    options: RunOptions = RunOptions(),
     *,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
-    stateful: list[Any] = (),
-    tensorboard_dir: Path | None = None,
+    stateful: Sequence[Any] = (),
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``config.steps * config.grad_accum`` batches from ``batches``.
 
     Returns the logged metrics: every ``log_every`` steps (and the last), the mean of each metric over the
     micro-batches since the last log, plus ``loss``, ``lr`` and ``grad_norm``.
 
-    With ``checkpoint_dir``, a checkpoint is written every ``config.checkpoint_every`` steps, and a run that
+    With ``options.checkpoint_dir``, a checkpoint is written every ``config.checkpoint_every`` steps, and a run that
     finds one there resumes from it: the state is restored and the batches already consumed are skipped,
     so a deterministic ``batches`` iterator reaches the same final weights as an uninterrupted run.
     ``stateful`` objects (with ``state_dict``/``load_state_dict``, e.g. a KL controller) are saved too.
-    With ``tensorboard_dir`` (needs the ``tensorboard`` package), every logged record is also written there.
     """
-    device = torch.device(device)
+    device = torch.device(options.device)
+    on_log, checkpoint_dir = options.on_log, options.checkpoint_dir
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=config.mixed_precision)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer_cls = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[config.optimizer]
@@ -130,7 +142,7 @@ def train(
             start, history, window = state["step"], state["history"], state["window"]
             for _ in range(start * config.grad_accum):
                 next(batches)
-    writer = _tensorboard(tensorboard_dir)
+    writer = _tensorboard(options.tensorboard_dir)
     model.train()
 
     for step in range(start, config.steps):

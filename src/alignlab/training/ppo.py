@@ -9,9 +9,8 @@ sequence score on the last completion token:
     r_t = -beta * KL_t  (+ score at the final token),   advantages by GAE on the value head's estimates.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -32,7 +31,7 @@ from ..losses import (
 from ..scoring.encode import Prompt
 from ..scoring.logprobs import token_logprobs
 from .batching import chunks, epochs
-from .loop import Progress, StepFn, TrainConfig, train
+from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
 from .rollout import RewardFn, sample_rollout, total_reward
 
@@ -168,10 +167,7 @@ def train_ppo(
     *,
     reference: nn.Module | None = None,
     chat: bool | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     """Train ``policy`` in place with PPO. With a checkpoint folder, make ``checkpoint_every`` a multiple
     of ``ppo_epochs`` so that a resumed run starts on a fresh rollout."""
@@ -183,7 +179,4 @@ def train_ppo(
     )
     step = ppo_step(tokenizer, reward_fns, Reference(policy, reference), controller, ppo, chat)
     batches = [list(chunk) for chunk in chunks(list(prompts), ppo.prompts_per_step)]
-    return train(
-        model, step, epochs(batches, seed=seed), config, device=device, on_log=on_log,
-        checkpoint_dir=checkpoint_dir, stateful=[controller],
-    )  # fmt: skip
+    return train(model, step, epochs(batches, seed=options.seed), config, options, stateful=[controller])

@@ -6,7 +6,6 @@ Reference log-probabilities are computed once, before training, and stored with 
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -15,7 +14,7 @@ from transformers import PreTrainedTokenizerBase
 from ..data.formats import CompletionExample, PreferenceExample
 from ..losses import PAIRWISE_LOSSES, LossOutput, kto_loss
 from .batching import chunks, completion_batch, epochs, preference_batch, sequence_logps
-from .loop import Progress, StepFn, TrainConfig, train
+from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
 
 
@@ -68,23 +67,12 @@ def train_dpo(
     *,
     reference: torch.nn.Module | None = None,
     chat: bool | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     """Train ``policy`` in place on preference pairs with a DPO-family loss."""
     batches = [preference_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), dpo.batch_size)]
-    _with_reference_logps(batches, Reference(policy, reference), device)
-    return train(
-        policy,
-        dpo_step(dpo),
-        epochs(batches, seed=seed),
-        config,
-        device=device,
-        on_log=on_log,
-        checkpoint_dir=checkpoint_dir,
-    )
+    _with_reference_logps(batches, Reference(policy, reference), options.device)
+    return train(policy, dpo_step(dpo), epochs(batches, seed=options.seed), config, options)
 
 
 @dataclass(frozen=True)
@@ -128,10 +116,7 @@ def train_kto(
     *,
     reference: torch.nn.Module | None = None,
     chat: bool | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     """Train ``policy`` in place on completions labelled desirable / undesirable."""
     ref = Reference(policy, reference)
@@ -145,18 +130,10 @@ def train_kto(
         batch.update({f"mismatched_{k}": v for k, v in mismatched.items()})
         batches.append(batch)
     for batch in batches:
-        on_device = {k: v.to(device) for k, v in batch.items()}
+        on_device = {k: v.to(options.device) for k, v in batch.items()}
         mismatched = {
             k: on_device[f"mismatched_{k}"] for k in ("input_ids", "attention_mask", "completion_mask")
         }
         batch["reference_logps"] = ref(lambda m, b=on_device: sequence_logps(m, b)).cpu()
         batch["reference_mismatched_logps"] = ref(lambda m, b=mismatched: sequence_logps(m, b)).cpu()
-    return train(
-        policy,
-        kto_step(kto),
-        epochs(batches, seed=seed),
-        config,
-        device=device,
-        on_log=on_log,
-        checkpoint_dir=checkpoint_dir,
-    )
+    return train(policy, kto_step(kto), epochs(batches, seed=options.seed), config, options)

@@ -1,13 +1,13 @@
 """Next-token pre-training of a toy model on plain texts (a task's language) before alignment."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
 from ..scoring.encode import pad
 from .batching import chunks, epochs
-from .loop import TrainConfig, causal_lm_step, train
+from .loop import RunOptions, TrainConfig, causal_lm_step, train
 
 
 def pretrain(
@@ -17,9 +17,7 @@ def pretrain(
     config: TrainConfig,
     *,
     batch_size: int = 32,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     """Texts of equal token length train with no padding; unequal ones are right-padded and masked."""
     ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
@@ -36,4 +34,4 @@ def pretrain(
             progress,
         )
 
-    return train(model, step, epochs(batches, seed=seed), config, device=device, on_log=on_log)
+    return train(model, step, epochs(batches, seed=options.seed), config, options)

@@ -5,7 +5,6 @@ The reward of a sequence is the head's output at its last non-padding token (tra
 """
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import torch
 from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
@@ -14,7 +13,7 @@ from ..data.formats import PreferenceExample
 from ..losses import LossOutput, bradley_terry
 from ..scoring.encode import Prompt, collate_prompt_completion
 from .batching import chunks, epochs, preference_batch
-from .loop import Progress, StepFn, TrainConfig, train
+from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 
 
 def reward_model_from(causal_lm: PreTrainedModel) -> PreTrainedModel:
@@ -51,22 +50,11 @@ def train_reward_model(
     batch_size: int = 8,
     center_coef: float = 0.0,
     chat: bool | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     batches = [preference_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), batch_size)]
     step = reward_step(center_coef=center_coef)
-    return train(
-        model,
-        step,
-        epochs(batches, seed=seed),
-        config,
-        device=device,
-        on_log=on_log,
-        checkpoint_dir=checkpoint_dir,
-    )
+    return train(model, step, epochs(batches, seed=options.seed), config, options)
 
 
 @torch.no_grad()

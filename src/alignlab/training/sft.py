@@ -1,7 +1,6 @@
 """Supervised fine-tuning on prompt/completion pairs, with the loss on completion tokens only."""
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -10,7 +9,7 @@ from ..data.formats import CompletionExample
 from ..losses import LossOutput, masked_nll
 from ..scoring.logprobs import completion_token_logprobs
 from .batching import chunks, completion_batch, epochs
-from .loop import Progress, TrainConfig, train
+from .loop import Progress, RunOptions, TrainConfig, train
 
 
 def sft_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
@@ -28,18 +27,7 @@ def train_sft(
     *,
     batch_size: int = 8,
     chat: bool | None = None,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_log: Callable[[int, dict[str, float]], None] | None = None,
-    checkpoint_dir: Path | None = None,
+    options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
     batches = [completion_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), batch_size)]
-    return train(
-        model,
-        sft_step,
-        epochs(batches, seed=seed),
-        config,
-        device=device,
-        on_log=on_log,
-        checkpoint_dir=checkpoint_dir,
-    )
+    return train(model, sft_step, epochs(batches, seed=options.seed), config, options)
