@@ -112,3 +112,49 @@ def test_tensorboard_logging_writes_events_or_says_what_to_install(toy, tmp_path
         options=RunOptions(tensorboard_dir=tmp_path),
     )
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+KILLED_RUN = """
+import os, signal, sys, torch
+from pathlib import Path
+from alignlab.models import TOY_MODELS, build_toy_model, toy_tokenizer
+from alignlab.training import RunOptions, TrainConfig, causal_lm_step, train
+torch.manual_seed(0)
+data = torch.randint(7, 71, (12, 4, 16))
+model = build_toy_model(TOY_MODELS["toy-llama-tiny"], toy_tokenizer(), seed=0)
+def kill_after_7(step, record):
+    if step == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+train(model, causal_lm_step, iter([{"input_ids": ids} for ids in data]), TrainConfig(steps=12, lr=1e-2, log_every=1, checkpoint_every=5),
+      RunOptions(checkpoint_dir=Path(sys.argv[1]), on_log=kill_after_7))
+"""
+
+
+def test_a_sigkilled_process_resumes_to_the_same_weights(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from alignlab.models import TOY_MODELS, build_toy_model, toy_tokenizer
+
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path)], capture_output=True, timeout=300
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr.decode()[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-5"]
+
+    torch.manual_seed(0)
+    data = torch.randint(7, 71, (12, 4, 16))
+    config = TrainConfig(steps=12, lr=1e-2, log_every=1, checkpoint_every=5)
+    straight = build_toy_model(TOY_MODELS["toy-llama-tiny"], toy_tokenizer(), seed=0)
+    train(straight, causal_lm_step, iter([{"input_ids": ids} for ids in data]), config)
+    resumed = build_toy_model(TOY_MODELS["toy-llama-tiny"], toy_tokenizer(), seed=0)
+    train(
+        resumed,
+        causal_lm_step,
+        iter([{"input_ids": ids} for ids in data]),
+        config,
+        RunOptions(checkpoint_dir=tmp_path),
+    )
+    for p, q in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
