@@ -1,0 +1,98 @@
+import pytest
+import torch
+
+from alignlab.errors import AlignlabError
+from alignlab.interp import HookedModel, add_direction, patch_from, zero_ablate
+from alignlab.models import TOY_MODELS, build_toy_model
+
+
+@pytest.fixture(scope="module", params=["toy-llama-tiny", "toy-mixtral-tiny"])
+def hooked(request, toy_tokenizer_):
+    model = build_toy_model(TOY_MODELS[request.param], toy_tokenizer_, seed=0).eval()
+    return HookedModel(model)
+
+
+IDS = torch.randint(7, 71, (2, 9), generator=torch.Generator().manual_seed(0))
+
+
+def test_reading_every_site_leaves_logits_bit_identical(hooked):
+    plain = hooked.model(input_ids=IDS).logits
+    logits, cache = hooked.run_with_cache(IDS)
+    assert torch.equal(plain, logits)
+    assert set(cache) == set(hooked.site_names())
+    assert all(a.shape == (2, 9, 64) for a in cache.values())
+
+
+def test_sites_compose_like_the_residual_stream(hooked):
+    _, cache = hooked.run_with_cache(IDS)
+    for i in range(hooked.n_layers):
+        pre, attn, mlp, post = (
+            cache[f"blocks.{i}.{k}"]
+            for k in ("hook_resid_pre", "hook_attn_out", "hook_mlp_out", "hook_resid_post")
+        )
+        assert torch.allclose(post, pre + attn + mlp, atol=1e-5)
+        if i + 1 < hooked.n_layers:
+            assert torch.equal(post, cache[f"blocks.{i + 1}.hook_resid_pre"])
+
+
+def test_hooks_are_removed_even_after_an_error(hooked):
+    def boom(activation):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        hooked.run_with_hooks(IDS, {"blocks.0.hook_mlp_out": boom, "blocks.1.hook_resid_pre": boom})
+    modules = [hooked.final_norm, *hooked.model.modules()]
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+    assert torch.equal(hooked.run_with_hooks(IDS, {}), hooked.model(input_ids=IDS).logits)
+
+
+def test_early_stop_caches_the_same_activations(hooked):
+    _, full = hooked.run_with_cache(IDS)
+    logits, early = hooked.run_with_cache(IDS, names=["blocks.0.hook_resid_post"], stop_early=True)
+    assert logits is None and torch.equal(early["blocks.0.hook_resid_post"], full["blocks.0.hook_resid_post"])
+
+
+def test_unknown_site_names_the_valid_ones(hooked):
+    with pytest.raises(AlignlabError, match=r"no activation site 'blocks.9.hook_resid_post'.*N in 0..1"):
+        hooked.run_with_cache(IDS, names=["blocks.9.hook_resid_post"])
+    with pytest.raises(AlignlabError, match="no activation site 'blocks.0.hook_z'"):
+        hooked.run_with_hooks(IDS, {"blocks.0.hook_z": lambda a: None})
+
+
+def test_patching_the_whole_residual_stream_restores_the_clean_run(hooked):
+    clean, corrupted = IDS[:1], IDS[1:]
+    clean_logits, cache = hooked.run_with_cache(clean)
+    patched = hooked.run_with_hooks(
+        corrupted, {"blocks.1.hook_resid_post": patch_from(cache["blocks.1.hook_resid_post"])}
+    )
+    assert torch.allclose(patched, clean_logits, atol=1e-5)
+    only_last = hooked.run_with_hooks(
+        corrupted, {"blocks.1.hook_resid_post": patch_from(cache["blocks.1.hook_resid_post"], positions=[8])}
+    )
+    assert torch.allclose(only_last[:, 8], clean_logits[:, 8], atol=1e-5)
+    assert not torch.allclose(only_last[:, 0], clean_logits[:, 0], atol=1e-3)
+
+
+def test_ablation_and_steering_change_what_they_touch(hooked):
+    base = hooked.run_with_hooks(IDS, {})
+    ablated = hooked.run_with_hooks(IDS, {"blocks.0.hook_mlp_out": zero_ablate(positions=[4])})
+    assert torch.equal(ablated[:, :4], base[:, :4]) and not torch.allclose(ablated[:, 4:], base[:, 4:])
+    direction = torch.randn(64)
+    _, cache = hooked.run_with_cache(IDS, names=["blocks.1.hook_resid_pre"])
+    with hooked.hooks({"blocks.0.hook_resid_post": add_direction(direction, scale=2.0)}):
+        _, steered = hooked.run_with_cache(IDS, names=["blocks.1.hook_resid_pre"])
+    assert torch.allclose(
+        steered["blocks.1.hook_resid_pre"] - cache["blocks.1.hook_resid_pre"],
+        2.0 * direction.expand(2, 9, 64),
+        atol=1e-5,
+    )
+
+
+@pytest.mark.embedded
+def test_embedded_model_logits_unchanged_by_caching_every_site(embedded):
+    model, tokenizer = embedded
+    hooked = HookedModel(model)
+    ids = torch.tensor([tokenizer("The Eiffel Tower is in the city of")["input_ids"]])
+    logits, cache = hooked.run_with_cache(ids)
+    assert torch.equal(logits, model(input_ids=ids).logits)
+    assert hooked.n_layers == 30 and cache["blocks.29.hook_resid_post"].shape == (1, ids.shape[1], 576)
