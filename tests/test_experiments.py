@@ -166,3 +166,13 @@ def test_overoptimization_experiment_smoke(tmp_path):
     assert {"alpha_bon_16", "beta_bon_32", "peak_d_bon_16", "alpha_rl_32", "overoptimized_16"} <= set(
         measured
     )
+
+
+@pytest.mark.embedded
+def test_logit_lens_experiment_on_the_embedded_model(tmp_path, embedded):
+    run = run_experiment("logit-lens", out=tmp_path, device="cpu", show_progress=False)
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert measured["n_layers"] == 30
+    # the model answers ' Paris' (final rank 0), so the lens's last layer must have it on top
+    assert measured["paris_first_top1_layer"] is not None and measured["paris_first_top1_layer"] <= 29
+    assert measured["paris_rank_at_middle_layer"] > 0

@@ -96,3 +96,13 @@ def test_embedded_model_logits_unchanged_by_caching_every_site(embedded):
     logits, cache = hooked.run_with_cache(ids)
     assert torch.equal(logits, model(input_ids=ids).logits)
     assert hooked.n_layers == 30 and cache["blocks.29.hook_resid_post"].shape == (1, ids.shape[1], 576)
+
+
+def test_logit_lens_at_the_last_layer_is_the_models_output(hooked):
+    from alignlab.interp import logit_lens
+
+    lens = logit_lens(hooked, IDS, position=5)
+    assert lens.shape == (hooked.n_layers, hooked.model.config.vocab_size)
+    expected = hooked.model(input_ids=IDS[:1]).logits[0, 5].log_softmax(-1)
+    assert torch.allclose(lens[-1], expected, atol=1e-5)
+    assert not torch.allclose(lens[0], expected, atol=1e-3)

@@ -14,6 +14,7 @@ MODULES = [
     "dpo_robustness",
     "dpo_frontier",
     "overoptimization",
+    "logit_lens",
 ]
 
 

@@ -1,5 +1,6 @@
 """Interpretability on unmodified Hugging Face decoders: named hook sites, caches, patching, lenses."""
 
 from .hooks import HookedModel, add_direction, mean_ablate, patch_from, zero_ablate
+from .lens import logit_lens
 
-__all__ = ["HookedModel", "add_direction", "mean_ablate", "patch_from", "zero_ablate"]
+__all__ = ["HookedModel", "add_direction", "logit_lens", "mean_ablate", "patch_from", "zero_ablate"]
