@@ -176,3 +176,20 @@ def test_logit_lens_experiment_on_the_embedded_model(tmp_path, embedded):
     # the model answers ' Paris' (final rank 0), so the lens's last layer must have it on top
     assert measured["paris_first_top1_layer"] is not None and measured["paris_first_top1_layer"] <= 29
     assert measured["paris_rank_at_middle_layer"] > 0
+
+
+@pytest.mark.embedded
+def test_fact_patching_smoke_on_the_embedded_model(tmp_path, embedded):
+    run = run_experiment(
+        "fact-patching", out=tmp_path, device="cpu", show_progress=False, overrides={"layer_stride": 10}
+    )
+    results = json.loads((run.path / "results.json").read_text())
+    measured = results["measured"]
+    # block 0's resid_pre is the embedding: the subject token that differs must carry the early effect
+    assert measured["early_layers_argmax_position"] in {"1 (' E')", "2 ('iffel')", "3 (' Tower')"}
+    assert results["verdict"] in {"reproduced", "partial", "not_reproduced"}
+    assert (run.path / "plots" / "patching.png").exists()
+    with pytest.raises(AlignlabError, match="same number of tokens"):
+        run_experiment(
+            "fact-patching", out=tmp_path, device="cpu", show_progress=False, overrides={"corrupted": "Rome"}
+        )

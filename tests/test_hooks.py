@@ -106,3 +106,32 @@ def test_logit_lens_at_the_last_layer_is_the_models_output(hooked):
     expected = hooked.model(input_ids=IDS[:1]).logits[0, 5].log_softmax(-1)
     assert torch.allclose(lens[-1], expected, atol=1e-5)
     assert not torch.allclose(lens[0], expected, atol=1e-3)
+
+
+def test_activation_patching_at_the_embedding_is_exact(hooked):
+    """Block 0's resid_pre is the token embedding: patching the one differing position restores the clean
+    run (effect 1) and patching any other position does nothing (effect 0)."""
+    from alignlab.interp import activation_patching, attribution_patching, logit_difference
+
+    clean = IDS[:1].clone()
+    corrupted = clean.clone()
+    corrupted[0, 3] = 7 if clean[0, 3] != 7 else 8
+    clean_logits = hooked.model(input_ids=clean).logits
+    corrupted_logits = hooked.model(input_ids=corrupted).logits
+    good = int(clean_logits[0, -1].argmax())
+    bad = (
+        int(corrupted_logits[0, -1].argmax())
+        if int(corrupted_logits[0, -1].argmax()) != good
+        else (good + 1) % 71
+    )
+    metric = logit_difference(good, bad)
+    effects = activation_patching(hooked, clean, corrupted, metric)
+    assert effects.shape == (hooked.n_layers, 9)
+    assert effects[0, 3].item() == pytest.approx(1.0, abs=1e-4)
+    assert effects[0, [0, 1, 2, 4, 5, 6, 7, 8]].abs().max().item() < 1e-4
+    assert effects[:, :3].abs().max().item() < 1e-4  # positions before the change never matter (causal)
+    estimate = attribution_patching(hooked, clean, corrupted, metric)
+    assert estimate.shape == effects.shape and estimate[:, :3].abs().max().item() < 1e-4
+    assert torch.corrcoef(torch.stack([estimate.flatten(), effects.flatten()]))[0, 1] > 0.5
+    with pytest.raises(AlignlabError, match="equal length"):
+        activation_patching(hooked, clean, clean[:, :5], metric)

@@ -15,6 +15,7 @@ MODULES = [
     "dpo_frontier",
     "overoptimization",
     "logit_lens",
+    "fact_patching",
 ]
 
 

@@ -2,5 +2,16 @@
 
 from .hooks import HookedModel, add_direction, mean_ablate, patch_from, zero_ablate
 from .lens import logit_lens
+from .patching import activation_patching, attribution_patching, logit_difference
 
-__all__ = ["HookedModel", "add_direction", "logit_lens", "mean_ablate", "patch_from", "zero_ablate"]
+__all__ = [
+    "HookedModel",
+    "activation_patching",
+    "attribution_patching",
+    "logit_difference",
+    "add_direction",
+    "logit_lens",
+    "mean_ablate",
+    "patch_from",
+    "zero_ablate",
+]

@@ -1,0 +1,98 @@
+"""Activation patching (causal tracing; Meng et al. 2022, Wang et al. 2022) and attribution patching (Nanda 2023).
+
+Run a clean and a corrupted prompt of equal length. Patching the clean activation at one (layer, position)
+into the corrupted run and measuring a metric m (e.g. the logit difference between the clean and the
+corrupted answer) gives the normalised effect
+
+    effect = (m(patched) - m(corrupted)) / (m(clean) - m(corrupted)),
+
+1 where the site carries everything that matters, 0 where it carries nothing. Attribution patching
+approximates every effect from one backward pass, to first order:
+
+    m(patched) - m(corrupted) ~ (a_clean - a_corrupted) . dm/da |_corrupted.
+"""
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from ..errors import AlignlabError
+from .hooks import HookedModel, patch_from
+
+Metric = Callable[[torch.Tensor], torch.Tensor]  # logits (1, T, V) -> scalar
+
+
+def logit_difference(good_id: int, bad_id: int, position: int = -1) -> Metric:
+    """m = logit(good) - logit(bad) at ``position``."""
+    return lambda logits: logits[0, position, good_id] - logits[0, position, bad_id]
+
+
+def _sites(hooked: HookedModel, kind: str, layers: Sequence[int] | None = None) -> list[str]:
+    return [f"blocks.{i}.{kind}" for i in (layers if layers is not None else range(hooked.n_layers))]
+
+
+def _check_pair(clean_ids: torch.Tensor, corrupted_ids: torch.Tensor) -> None:
+    if clean_ids.shape != corrupted_ids.shape or clean_ids.shape[0] != 1:
+        raise AlignlabError(
+            f"patching needs one clean and one corrupted prompt of equal length; got {tuple(clean_ids.shape)} "
+            f"and {tuple(corrupted_ids.shape)} tokens"
+        )
+
+
+@torch.no_grad()
+def activation_patching(
+    hooked: HookedModel,
+    clean_ids: torch.Tensor,
+    corrupted_ids: torch.Tensor,
+    metric: Metric,
+    kind: str = "hook_resid_pre",
+    layers: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Normalised effect of patching each (layer, position) of site ``kind``: (len(layers), T), every layer
+    by default."""
+    _check_pair(clean_ids, corrupted_ids)
+    sites = _sites(hooked, kind, layers)
+    clean_logits, cache = hooked.run_with_cache(clean_ids, names=sites)
+    clean_m = metric(clean_logits).item()
+    corrupted_m = metric(hooked.run_with_hooks(corrupted_ids, {})).item()
+    effects = torch.zeros(len(sites), clean_ids.shape[1])
+    for layer, site in enumerate(sites):
+        for position in range(clean_ids.shape[1]):
+            patched = hooked.run_with_hooks(
+                corrupted_ids, {site: patch_from(cache[site], positions=[position])}
+            )
+            effects[layer, position] = (metric(patched).item() - corrupted_m) / (clean_m - corrupted_m)
+    return effects
+
+
+def attribution_patching(
+    hooked: HookedModel,
+    clean_ids: torch.Tensor,
+    corrupted_ids: torch.Tensor,
+    metric: Metric,
+    kind: str = "hook_resid_pre",
+) -> torch.Tensor:
+    """First-order estimate of ``activation_patching`` from one backward pass: (n_layers, T)."""
+    _check_pair(clean_ids, corrupted_ids)
+    sites = _sites(hooked, kind)
+    with torch.no_grad():
+        clean_logits, clean_cache = hooked.run_with_cache(clean_ids, names=sites)
+    corrupted_acts: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def fn(activation: torch.Tensor) -> None:
+            activation.retain_grad()
+            corrupted_acts[name] = activation
+
+        return fn
+
+    with torch.enable_grad(), hooked.hooks({site: keep(site) for site in sites}):
+        corrupted_logits = hooked.model(input_ids=corrupted_ids).logits
+        m = metric(corrupted_logits)
+        m.backward()
+    denominator = metric(clean_logits).item() - m.item()
+    effects = torch.stack(
+        [((clean_cache[s] - corrupted_acts[s].detach()) * corrupted_acts[s].grad)[0].sum(-1) for s in sites]
+    )  # (n_layers, T)
+    hooked.model.zero_grad(set_to_none=True)
+    return effects / denominator
