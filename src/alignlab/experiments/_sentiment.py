@@ -89,3 +89,18 @@ def evaluate(
     mean = sum(gold) / len(gold)
     sem = math.sqrt(sum((g - mean) ** 2 for g in gold) / max(len(gold) - 1, 1) / len(gold))
     return {"gold": mean, "gold_sem": sem, "kl": kl}
+
+
+def train_proxy_reward_model(
+    setup: SentimentSetup, pairs: list[PreferenceExample], *, steps: int, seed: int, device
+) -> tuple[torch.nn.Module, list[dict[str, float]]]:
+    """A reward model on the base model's trunk, trained with the Bradley-Terry loss on ``pairs``."""
+    from ..training import RunOptions
+    from ..training.reward_model import reward_model_from, train_reward_model
+
+    reward_model = reward_model_from(setup.base)
+    history = train_reward_model(
+        reward_model, setup.tokenizer, pairs, TrainConfig(steps=steps, lr=1e-3, log_every=max(steps // 4, 1)),
+        batch_size=32, chat=False, options=RunOptions(seed=seed, device=device),
+    )  # fmt: skip
+    return reward_model, history

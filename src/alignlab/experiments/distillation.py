@@ -3,6 +3,7 @@
 from pydantic import field_validator
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
 
 
@@ -44,12 +45,9 @@ CLAIM = Claim(
 )
 def distillation(cfg: DistillationConfig, ctx: RunContext) -> Outcome:
     """Teacher MLP, student MLP alone, student distilled at several temperatures; test errors of each."""
+    plt = pyplot()
     from functools import partial
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
     import torch
     import torch.nn.functional as F

@@ -1,6 +1,7 @@
 """dpo-frontier: the reward/KL frontier of DPO (several beta) against PPO (several KL coefficients)."""
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from ._sentiment_config import SentimentConfig
 from .registry import Outcome, RunContext, experiment
 
@@ -44,33 +45,22 @@ CLAIM = Claim(
 )
 def dpo_frontier(cfg: DPOFrontierConfig, ctx: RunContext) -> Outcome:
     """DPO at several beta and PPO (on a reward model from the same pairs) at several KL coefficients."""
+    plt = pyplot()
     import copy
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
     from ..training.preference import DPOConfig, train_dpo
-    from ..training.reward_model import reward_model_fn, reward_model_from, train_reward_model
-    from ._sentiment import evaluate, gold_pairs, make_setup
+    from ..training.reward_model import reward_model_fn
+    from ._sentiment import evaluate, gold_pairs, make_setup, train_proxy_reward_model
 
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     pairs, _ = gold_pairs(setup, cfg.n_pairs, seed=ctx.seed + 10)
     points: dict[str, list[tuple[float, dict[str, float]]]] = {"DPO": [], "PPO": []}
     jobs = [("DPO", b) for b in cfg.dpo_betas] + [("PPO", c) for c in cfg.ppo_kl_coefs]
 
-    reward_model = reward_model_from(setup.base)
-    train_reward_model(
-        reward_model,
-        setup.tokenizer,
-        pairs,
-        TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps),
-        batch_size=32,
-        chat=False,
-        options=RunOptions(seed=ctx.seed, device=ctx.device),
+    reward_model, _ = train_proxy_reward_model(
+        setup, pairs, steps=cfg.rm_steps, seed=ctx.seed, device=ctx.device
     )
     reward = reward_model_fn(reward_model, setup.tokenizer, chat=False)
     ppo_prompts = setup.task.prompts(cfg.ppo_steps * cfg.prompts_per_step, seed=ctx.seed + 30)

@@ -1,6 +1,7 @@
 """dpo-robustness: DPO, IPO, robust DPO and Dr. DPO as a growing share of preference labels is flipped."""
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from ._sentiment_config import SentimentConfig
 from .registry import Outcome, RunContext, experiment
 
@@ -41,12 +42,9 @@ CLAIM = Claim(
 )
 def dpo_robustness(cfg: DPORobustnessConfig, ctx: RunContext) -> Outcome:
     """Train each DPO variant on pairs with 0-40% flipped labels; score the policies by the gold reward."""
+    plt = pyplot()
     import copy
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from ..training import RunOptions, TrainConfig

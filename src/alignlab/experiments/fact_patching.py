@@ -1,6 +1,7 @@
 """fact-patching: causal tracing of "The Eiffel Tower is in the city of" -> " Paris" in the embedded model."""
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
 
 
@@ -34,10 +35,7 @@ CLAIM = Claim(
 @experiment("fact-patching", claim=CLAIM, config=FactPatchingConfig, presets={"cpu": {}, "gpu": {}})
 def fact_patching(cfg: FactPatchingConfig, ctx: RunContext) -> Outcome:
     """Patch clean activations into the corrupted run at every (layer, position), for three sites."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import torch
 
     from ..errors import AlignlabError

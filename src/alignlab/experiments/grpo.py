@@ -1,6 +1,7 @@
 """grpo: GRPO on verifiable addition with a toy model, with and without the KL term."""
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
 
 
@@ -50,14 +51,10 @@ CLAIM = Claim(
 )
 def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Outcome:
     """SFT a toy model on part of the addition table, then GRPO it with and without KL; compare accuracy."""
+    plt = pyplot()
     import copy
     import math
     from functools import partial
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from ..data.tasks import AdditionTask
     from ..generation import HFGenerator, SamplingParams

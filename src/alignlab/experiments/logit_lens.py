@@ -1,6 +1,7 @@
 """logit-lens: where in the embedded model the answer to a factual prompt appears, layer by layer."""
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
 
 PROMPTS = [
@@ -28,10 +29,7 @@ CLAIM = Claim(
 @experiment("logit-lens", claim=CLAIM, config=LogitLensConfig, presets={"cpu": {}, "gpu": {}})
 def logit_lens_experiment(cfg: LogitLensConfig, ctx: RunContext) -> Outcome:
     """The logit lens on five factual prompts; the Eiffel prompt decides the verdict."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..interp import HookedModel, logit_lens
     from ..models import load_model

@@ -1,6 +1,7 @@
 """overoptimization: best-of-n and PPO against proxy reward models of growing data, scored by the gold reward."""
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from ._sentiment_config import SentimentConfig
 from .registry import Outcome, RunContext, experiment
 
@@ -66,19 +67,16 @@ def fit_rl(d, r):
 )
 def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
     """Proxy RMs from 128-2048 gold-labelled pairs; best-of-n and PPO against each; gold and proxy against d."""
+    plt = pyplot()
     import copy
     import math
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
-    from ..training.reward_model import reward_model_fn, reward_model_from, train_reward_model
-    from ._sentiment import evaluate, gold_pairs, make_setup, sample
+    from ..training.reward_model import reward_model_fn
+    from ._sentiment import evaluate, gold_pairs, make_setup, sample, train_proxy_reward_model
 
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     all_pairs, _ = gold_pairs(setup, max(cfg.rm_pairs), seed=ctx.seed + 10)
@@ -104,15 +102,8 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
     results: dict[int, dict] = {}
     ppo_prompts = setup.task.prompts(cfg.ppo_steps * cfg.prompts_per_step, seed=ctx.seed + 30)
     for size in ctx.progress(cfg.rm_pairs, "reward-model sizes", total=len(cfg.rm_pairs)):
-        reward_model = reward_model_from(setup.base)
-        train_reward_model(
-            reward_model,
-            setup.tokenizer,
-            all_pairs[:size],
-            TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps),
-            batch_size=32,
-            chat=False,
-            options=RunOptions(seed=ctx.seed, device=ctx.device),
+        reward_model, _ = train_proxy_reward_model(
+            setup, all_pairs[:size], steps=cfg.rm_steps, seed=ctx.seed, device=ctx.device
         )
         proxy_fn = reward_model_fn(reward_model, setup.tokenizer, chat=False)
         proxy = np.array(proxy_fn(repeated, candidates)).reshape(cfg.bon_prompts, cfg.bon_samples)

@@ -6,6 +6,7 @@ from pydantic import field_validator
 
 from ..models import check_model_name
 from ..reporting import Claim, Code, Section, Table, Text
+from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
 
 
@@ -49,12 +50,8 @@ def binomial_p_value(successes: int, trials: int) -> float:
 )
 def quickstart(cfg: QuickstartConfig, ctx: RunContext) -> Outcome:
     """Answer benign, harmful and look-alike probes in batches, and judge paired answers by log-probability."""
+    plt = pyplot()
     import time
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from ..data.builtin_data import load_builtin
     from ..evals import looks_like_refusal

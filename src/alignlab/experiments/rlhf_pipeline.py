@@ -1,6 +1,7 @@
 """rlhf-pipeline: base model -> reward model on gold-labelled pairs -> PPO, with the gold reward tracked."""
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from ._sentiment_config import SentimentConfig
 from .registry import Outcome, RunContext, experiment
 
@@ -44,36 +45,23 @@ CLAIM = Claim(
 )
 def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
     """Pre-train a toy policy, train a Bradley-Terry reward model on gold-labelled pairs, then PPO."""
+    plt = pyplot()
     import copy
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
     from ..training.reward_model import (
         reward_model_fn,
-        reward_model_from,
         score_with_reward_model,
-        train_reward_model,
     )
-    from ._sentiment import evaluate, gold_pairs, make_setup
+    from ._sentiment import evaluate, gold_pairs, make_setup, train_proxy_reward_model
 
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     pairs, label_agreement = gold_pairs(setup, cfg.n_pairs, seed=ctx.seed + 10)
     held_out, _ = gold_pairs(setup, 256, seed=ctx.seed + 20)
 
-    reward_model = reward_model_from(setup.base)
-    rm_history = train_reward_model(
-        reward_model,
-        setup.tokenizer,
-        pairs,
-        TrainConfig(steps=cfg.rm_steps, lr=1e-3, log_every=cfg.rm_steps // 4),
-        batch_size=32,
-        chat=False,
-        options=RunOptions(seed=ctx.seed, device=ctx.device),
+    reward_model, rm_history = train_proxy_reward_model(
+        setup, pairs, steps=cfg.rm_steps, seed=ctx.seed, device=ctx.device
     )
     scores = score_with_reward_model(
         reward_model,

@@ -3,6 +3,7 @@
 from pydantic import model_validator
 
 from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
 
 
@@ -65,12 +66,9 @@ CLAIM = Claim(
 )
 def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
     """Train a toy Llama from scratch on a Markov language and compare its loss with the entropy rate."""
+    plt = pyplot()
     import math
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import torch
 
     from ..data.synthetic import MarkovLanguage
