@@ -26,6 +26,11 @@ PAIRS = [
 CONFIG = TrainConfig(steps=25, lr=5e-3, log_every=1, schedule="constant")
 
 
+def share_of_w5(prompts, completions):
+    """A programmatic reward for the RL trainers' tests: the share of the word w5 in a completion."""
+    return [c.split().count("w5") / max(len(c.split()), 1) for c in completions]
+
+
 def snapshot(model):
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
@@ -119,18 +124,13 @@ def test_distillation_pulls_the_student_to_the_teacher(toy, toy_tokenizer_):
 def test_grpo_raises_a_programmatic_reward(toy):
     model, tokenizer = copy.deepcopy(toy[0]), toy[1]
     before = snapshot(model)
-    target = "w5"
-
-    def reward(prompts, completions):
-        return [c.split().count(target) / max(len(c.split()), 1) for c in completions]
-
     grpo = GRPOConfig(group_size=8, prompts_per_step=4, max_new_tokens=6, beta=0.02)
     prompts = ["w1", "w2 w3", "w7", "w11 w12"]
     history = train_grpo(
         model,
         tokenizer,
         prompts,
-        [reward],
+        [share_of_w5],
         grpo,
         TrainConfig(steps=30, lr=1e-2, log_every=5, schedule="constant"),
         chat=False,
@@ -183,10 +183,6 @@ def test_ppo_raises_a_programmatic_reward_and_tracks_kl(toy):
 
     model, tokenizer = copy.deepcopy(toy[0]), toy[1]
     before = snapshot(model)
-
-    def reward(prompts, completions):
-        return [c.split().count("w5") / max(len(c.split()), 1) for c in completions]
-
     ppo = PPOConfig(
         prompts_per_step=16, max_new_tokens=6, ppo_epochs=2, kl_coef=0.02, kl_target=1.0, kl_horizon=100
     )
@@ -195,7 +191,7 @@ def test_ppo_raises_a_programmatic_reward_and_tracks_kl(toy):
         model,
         tokenizer,
         prompts,
-        [reward],
+        [share_of_w5],
         ppo,
         TrainConfig(steps=40, lr=1e-2, log_every=4, schedule="constant"),
         chat=False,

@@ -29,7 +29,7 @@ from ..losses import (
     whiten,
 )
 from ..scoring.encode import Prompt
-from ..scoring.logprobs import token_logprobs
+from ..scoring.logprobs import completion_token_logprobs, token_logprobs
 from .batching import chunks, epochs
 from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
@@ -109,20 +109,7 @@ def ppo_step(
         mask = comp[:, 1:].float()
         with torch.no_grad():
             values, logps = _values_and_logps(model, ids, attn, comp)
-            ref_logps = reference(
-                lambda m: (
-                    token_logprobs(
-                        m(
-                            input_ids=ids,
-                            attention_mask=attn,
-                            position_ids=(attn.cumsum(-1) - 1).clamp(min=0),
-                        ).logits,
-                        ids,
-                    )
-                    * mask
-                ),
-                model.policy,
-            )
+            ref_logps = reference(lambda m: completion_token_logprobs(m, ids, attn, comp), model.policy)
         scores = total_reward(reward_fns, rollout).to(device)
         kl = kl_penalty(logps, ref_logps, config.kl_estimator) * mask
         rewards = -kl_controller.value * kl
