@@ -20,7 +20,56 @@ def test_reading_every_site_leaves_logits_bit_identical(hooked):
     logits, cache = hooked.run_with_cache(IDS)
     assert torch.equal(plain, logits)
     assert set(cache) == set(hooked.site_names())
-    assert all(a.shape == (2, 9, 64) for a in cache.values())
+    assert not any(name.endswith("hook_pattern") for name in cache)  # sdpa attention: no patterns
+    assert all(a.shape == (2, 9, 64) for name, a in cache.items() if not name.endswith("hook_z"))
+    assert cache["blocks.0.attn.hook_z"].shape == (2, 9, 4, 16)
+
+
+def test_head_outputs_project_to_the_attention_output(hooked):
+    _, cache = hooked.run_with_cache(IDS, names=["blocks.1.attn.hook_z", "blocks.1.hook_attn_out"])
+    o_proj = hooked.blocks[1].self_attn.o_proj
+    assert torch.allclose(
+        o_proj(cache["blocks.1.attn.hook_z"].flatten(-2)), cache["blocks.1.hook_attn_out"], atol=1e-6
+    )
+
+
+def test_ablating_a_head_removes_exactly_its_share_of_the_attention_output(hooked):
+    from alignlab.interp import ablate_heads
+
+    _, cache = hooked.run_with_cache(IDS, names=["blocks.0.attn.hook_z", "blocks.0.hook_attn_out"])
+    with hooked.hooks({"blocks.0.attn.hook_z": ablate_heads([2])}):
+        _, ablated = hooked.run_with_cache(IDS, names=["blocks.0.hook_attn_out"], stop_early=True)
+    o_proj = hooked.blocks[0].self_attn.o_proj
+    head_2 = cache["blocks.0.attn.hook_z"][:, :, 2] @ o_proj.weight[:, 32:48].T
+    assert torch.allclose(
+        cache["blocks.0.hook_attn_out"] - ablated["blocks.0.hook_attn_out"], head_2, atol=1e-5
+    )
+
+
+def test_attention_patterns_need_eager_attention(hooked):
+    with pytest.raises(AlignlabError, match="attn_implementation='eager'"):
+        hooked.run_with_cache(IDS, names=["blocks.0.attn.hook_pattern"])
+    hooked.model.set_attn_implementation("eager")
+    try:
+        plain = hooked.model(input_ids=IDS).logits
+        logits, cache = hooked.run_with_cache(IDS)
+        pattern = cache["blocks.1.attn.hook_pattern"]
+        assert torch.equal(logits, plain) and pattern.shape == (2, 4, 9, 9)
+        assert torch.allclose(pattern.sum(-1), torch.ones(2, 4, 9))
+        assert pattern.triu(1).abs().max() == 0  # causal: no weight on later tokens
+        with pytest.raises(AlignlabError, match="read-only"):
+            hooked.run_with_hooks(IDS, {"blocks.0.attn.hook_pattern": lambda p: p * 0})
+    finally:
+        hooked.model.set_attn_implementation("sdpa")
+
+
+def test_a_prompt_longer_than_the_context_names_the_limit(hooked):
+    too_long = torch.full((1, hooked.context_length + 1), 7)
+    with pytest.raises(
+        AlignlabError,
+        match=f"{hooked.context_length + 1} tokens, longer than the model's limit of {hooked.context_length}",
+    ):
+        hooked.run_with_cache(too_long, names=["blocks.0.hook_resid_post"])
 
 
 def test_sites_compose_like_the_residual_stream(hooked):
@@ -55,7 +104,7 @@ def test_early_stop_caches_the_same_activations(hooked):
 def test_unknown_site_names_the_valid_ones(hooked):
     with pytest.raises(AlignlabError, match=r"no activation site 'blocks.9.hook_resid_post'.*N in 0..1"):
         hooked.run_with_cache(IDS, names=["blocks.9.hook_resid_post"])
-    with pytest.raises(AlignlabError, match="no activation site 'blocks.0.hook_z'"):
+    with pytest.raises(AlignlabError, match=r"no activation site 'blocks.0.hook_z'.*attn.hook_z"):
         hooked.run_with_hooks(IDS, {"blocks.0.hook_z": lambda a: None})
 
 

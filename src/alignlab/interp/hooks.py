@@ -4,7 +4,12 @@
     blocks.{i}.hook_attn_out     block i's attention output                (B, T, d_model)
     blocks.{i}.hook_mlp_out      block i's MLP (or mixture-of-experts) out (B, T, d_model)
     blocks.{i}.hook_resid_post   residual stream leaving block i           (B, T, d_model)
+    blocks.{i}.attn.hook_z       each head's output before the output projection (B, T, H, d_head)
+    blocks.{i}.attn.hook_pattern each head's attention pattern, read-only    (B, H, T_query, T_key)
     ln_final.hook_normalized     the final norm's output, before unembedding
+
+Attention patterns exist only where attention is computed eagerly: load the model with
+``attn_implementation="eager"`` (or call ``model.set_attn_implementation("eager")``).
 
 Sites are PyTorch forward hooks on the model's own modules — the model is never re-implemented, so its
 logits stay exactly those of transformers. A hook function receives the activation and returns None (to
@@ -22,7 +27,17 @@ from torch import nn
 from ..errors import AlignlabError
 
 HookFn = Callable[[torch.Tensor], torch.Tensor | None]
-SITE = re.compile(r"^blocks\.(\d+)\.(hook_resid_pre|hook_attn_out|hook_mlp_out|hook_resid_post)$")
+SITE = re.compile(
+    r"^blocks\.(\d+)\.(hook_resid_pre|hook_attn_out|hook_mlp_out|hook_resid_post|attn\.hook_z|attn\.hook_pattern)$"
+)
+KINDS = (
+    "hook_resid_pre",
+    "hook_attn_out",
+    "hook_mlp_out",
+    "hook_resid_post",
+    "attn.hook_z",
+    "attn.hook_pattern",
+)
 FINAL = "ln_final.hook_normalized"
 
 
@@ -68,8 +83,28 @@ class HookedModel:
     def n_layers(self) -> int:
         return len(self.blocks)
 
+    @property
+    def context_length(self) -> int | None:
+        return getattr(self.model.config, "max_position_embeddings", None)
+
+    def check_length(self, input_ids: torch.Tensor) -> None:
+        """A clear error instead of silently extrapolating past the positions the model was built for."""
+        if self.context_length is not None and input_ids.shape[-1] > self.context_length:
+            raise AlignlabError(
+                f"prompt is {input_ids.shape[-1]} tokens, longer than the model's limit of {self.context_length}"
+            )
+
+    @property
+    def n_heads(self) -> int:
+        return self.model.config.num_attention_heads
+
+    @property
+    def eager_attention(self) -> bool:
+        return getattr(self.model.config, "_attn_implementation", None) == "eager"
+
     def site_names(self) -> list[str]:
-        kinds = ("hook_resid_pre", "hook_attn_out", "hook_mlp_out", "hook_resid_post")
+        """Every site; attention patterns only when attention is eager (the only place they exist)."""
+        kinds = KINDS if self.eager_attention else KINDS[:-1]
         return [f"blocks.{i}.{k}" for i in range(self.n_layers) for k in kinds] + [FINAL]
 
     def _check(self, name: str) -> None:
@@ -77,8 +112,8 @@ class HookedModel:
         if name == FINAL or (match and int(match.group(1)) < self.n_layers):
             return
         raise AlignlabError(
-            f"no activation site {name!r}; sites are blocks.N.hook_resid_pre / hook_attn_out / hook_mlp_out / "
-            f"hook_resid_post for N in 0..{self.n_layers - 1}, and {FINAL}"
+            f"no activation site {name!r}; sites are blocks.N.{' / '.join(KINDS)} "
+            f"for N in 0..{self.n_layers - 1}, and {FINAL}"
         )
 
     def _register(self, name: str, fn: HookFn) -> torch.utils.hooks.RemovableHandle:
@@ -87,13 +122,15 @@ class HookedModel:
         else:
             index, kind_name = SITE.match(name).groups()
             block = self.blocks[int(index)]
+            attention = getattr(block, "self_attn", None) or getattr(block, "attn", None)
+            if kind_name == "attn.hook_z":
+                return self._register_head_outputs(name, attention, fn)
+            if kind_name == "attn.hook_pattern":
+                return self._register_pattern(name, attention, fn)
             module, kind = {
                 "hook_resid_pre": (block, "input"),
                 "hook_resid_post": (block, "output"),
-                "hook_attn_out": (
-                    getattr(block, "self_attn", None) or getattr(block, "attn", None),
-                    "output",
-                ),
+                "hook_attn_out": (attention, "output"),
                 "hook_mlp_out": (
                     getattr(block, "mlp", None) or getattr(block, "block_sparse_moe", None),
                     "output",
@@ -120,6 +157,32 @@ class HookedModel:
 
         return module.register_forward_hook(post_hook)
 
+    def _register_head_outputs(self, name: str, attention: nn.Module, fn: HookFn):
+        projection = getattr(attention, "o_proj", None)
+        if projection is None:
+            raise AlignlabError(f"{name}: this attention module has no o_proj to read head outputs from")
+
+        def pre_hook(module, args):
+            z = args[0]
+            heads = z.unflatten(-1, (self.n_heads, -1))  # (B, T, H, d_head)
+            new = fn(heads)
+            return None if new is None else (new.flatten(-2), *args[1:])
+
+        return projection.register_forward_pre_hook(pre_hook)
+
+    def _register_pattern(self, name: str, attention: nn.Module, fn: HookFn):
+        if not self.eager_attention:
+            raise AlignlabError(
+                f"{name}: attention patterns need eager attention; load the model with "
+                "attn_implementation='eager' or call model.set_attn_implementation('eager')"
+            )
+
+        def post_hook(module, args, output):
+            if fn(output[1]) is not None:
+                raise AlignlabError(f"{name} is read-only: patch attn.hook_z to change what a head writes")
+
+        return attention.register_forward_hook(post_hook)
+
     @contextmanager
     def hooks(self, fns: dict[str, HookFn]) -> Iterator["HookedModel"]:
         """Attach ``{site: fn}`` for the duration of the block; always detached afterwards."""
@@ -139,6 +202,7 @@ class HookedModel:
         self, input_ids: torch.Tensor, hooks: dict[str, HookFn], attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Logits (B, T, V) of one forward pass with ``{site: fn}`` attached."""
+        self.check_length(input_ids)
         with self.hooks(hooks):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
@@ -153,6 +217,7 @@ class HookedModel:
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Run once and return (logits, {site: activation}). ``names`` defaults to every site. With
         ``stop_early`` the forward pass stops once the last requested site has fired (logits are None)."""
+        self.check_length(input_ids)
         names = list(names) if names is not None else self.site_names()
         cache: dict[str, torch.Tensor] = {}
 
@@ -203,6 +268,17 @@ def add_direction(
         out = activation.clone()
         index = list(positions) if positions is not None else slice(None)
         out[:, index] = out[:, index] + scale * direction.to(activation.dtype)
+        return out
+
+    return fn
+
+
+def ablate_heads(heads: Sequence[int], mean: torch.Tensor | None = None) -> HookFn:
+    """For an ``attn.hook_z`` site: zero (or set to ``mean``, shape (H, d_head)) the outputs of ``heads``."""
+
+    def fn(z: torch.Tensor) -> torch.Tensor:
+        out = z.clone()
+        out[:, :, list(heads)] = 0 if mean is None else mean[list(heads)].to(z.dtype)
         return out
 
     return fn
