@@ -16,6 +16,7 @@ MODULES = [
     "overoptimization",
     "logit_lens",
     "fact_patching",
+    "tuned_lens",
 ]
 
 

@@ -11,6 +11,11 @@ import torch
 from .hooks import HookedModel
 
 
+def decode_residual(hooked: HookedModel, resid: torch.Tensor) -> torch.Tensor:
+    """log_softmax(W_U · norm_final(resid)): the model's own read-out applied to any residual vector."""
+    return hooked.model.get_output_embeddings()(hooked.final_norm(resid)).float().log_softmax(-1)
+
+
 @torch.no_grad()
 def logit_lens(
     hooked: HookedModel,
@@ -24,5 +29,4 @@ def logit_lens(
         input_ids[:1], None if attention_mask is None else attention_mask[:1], names=names
     )
     resid = torch.stack([cache[n][0, position] for n in names])  # (n_layers, d_model)
-    unembed = hooked.model.get_output_embeddings()
-    return unembed(hooked.final_norm(resid)).float().log_softmax(-1)  # (n_layers, V)
+    return decode_residual(hooked, resid)  # (n_layers, V)

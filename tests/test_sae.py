@@ -1,0 +1,187 @@
+import pytest
+import torch
+
+from alignlab.errors import AlignlabError
+from alignlab.interp import HookedModel
+from alignlab.interp.sae import (
+    ActivationStore,
+    ReconstructionStats,
+    SAEConfig,
+    SparseAutoencoder,
+    ce_loss_recovered,
+    clamp_feature,
+    evaluate_sae,
+    explained_variance,
+    l0,
+    load_sae,
+    save_sae,
+    stream_activations,
+    train_sae,
+)
+from alignlab.interp.superposition import sparse_features
+
+ARCHITECTURES = {
+    "relu": dict(l1_coefficient=5.0),
+    "topk": dict(k=2),
+    "batchtopk": dict(k=2),
+    "jumprelu": dict(l0_coefficient=1.0, jumprelu_init_threshold=0.1),
+}
+
+
+@pytest.fixture(scope="module")
+def known_features():
+    """32 unit directions in 16 dimensions, each active on 6% of samples: x = Σ_i c_i d_i."""
+    generator = torch.Generator().manual_seed(0)
+    directions = torch.randn(32, 16, generator=generator)
+    directions /= directions.norm(dim=1, keepdim=True)
+    return directions, sparse_features(8000, 32, 0.94, generator) @ directions
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_each_architecture_recovers_known_features(architecture, known_features):
+    directions, x = known_features
+    store = ActivationStore(x)
+    config = SAEConfig(
+        d_in=16,
+        expansion=4,
+        architecture=architecture,
+        lr=3e-3,
+        dead_feature_window=2000,
+        **ARCHITECTURES[architecture],
+    )
+    sae = train_sae(config, store.batches(256), steps=600, scale=store.normalization_scale())
+    decoder = sae.W_dec / sae.W_dec.norm(dim=1, keepdim=True)
+    mean_max_cosine = (directions @ decoder.T).max(dim=1).values.mean().item()
+    assert mean_max_cosine > 0.9
+    evaluation = evaluate_sae(sae, x[:2000])
+    assert 0.5 < evaluation.explained_variance <= 1 and 0 < evaluation.l0 < 8
+
+
+def test_topk_keeps_exactly_k_and_batchtopk_k_per_token_on_average():
+    x = torch.randn(64, 8)
+    topk = SparseAutoencoder(SAEConfig(d_in=8, expansion=4, architecture="topk", k=3))
+    assert ((topk.encode(x) > 0).sum(-1) <= 3).all()
+    batch = SparseAutoencoder(SAEConfig(d_in=8, expansion=4, architecture="batchtopk", k=3)).train()
+    active = (batch.encode(x) > 0).sum()
+    assert active <= 3 * 64 and batch.batch_threshold > 0
+    batch.eval()  # inference: a fixed threshold, so a token's code does not depend on the batch
+    assert torch.allclose(batch.encode(x[:1]), batch.encode(x)[:1], atol=1e-6)
+
+
+def test_jumprelu_threshold_gets_the_straight_through_gradient():
+    sae = SparseAutoencoder(SAEConfig(d_in=4, expansion=1, architecture="jumprelu", jumprelu_bandwidth=0.1))
+    with torch.no_grad():
+        sae.jumprelu_threshold.fill_(0.5)
+    pre = torch.tensor([[0.52, 0.9, 0.1, 0.47]], requires_grad=True)
+    sae.l0_penalty(pre).backward()
+    # −(1/ε) K((pre − θ)/ε): only pre within ε/2 of θ pushes the threshold (up, to cut L0)
+    assert sae.jumprelu_threshold.grad.tolist() == pytest.approx([-10.0, 0.0, 0.0, -10.0])
+    assert pre.grad is None or pre.grad.abs().sum() == 0
+
+
+def test_metrics_match_hand_computed_values():
+    x = torch.tensor([[1.0, 0.0], [3.0, 2.0], [2.0, 4.0]])
+    x_hat = torch.tensor([[1.0, 1.0], [2.0, 2.0], [2.0, 4.0]])
+    # mean (2, 2); total variance (1+4) + (1+0) + (0+4) = 10; squared error 1 + 1 + 0 = 2
+    assert explained_variance(x, x_hat) == pytest.approx(1 - 2 / 10)
+    stats = ReconstructionStats()
+    stats.update(x[:2], x_hat[:2])
+    stats.update(x[2:], x_hat[2:])
+    assert stats.explained_variance == pytest.approx(0.8) and stats.mse == pytest.approx(2 / 3)
+    assert l0(torch.tensor([[0.0, 2.0, 0.5], [0.0, 0.0, 0.0]])) == 1.0
+
+
+def _identity_sae(d: int) -> SparseAutoencoder:
+    """relu(x) − relu(−x) = x: an SAE with latents ±e_i reconstructs exactly."""
+    sae = SparseAutoencoder(SAEConfig(d_in=d, expansion=2, architecture="relu"))
+    eye = torch.eye(d)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
+        sae.W_dec.copy_(torch.cat([eye, -eye], dim=0))
+        sae.b_enc.zero_()
+        sae.b_dec.zero_()
+    return sae.eval()
+
+
+def test_a_perfect_sae_scores_perfectly_and_counts_dead_and_dense_latents():
+    x = torch.tensor([[1.0, 0.0, -2.0], [0.5, 0.0, 3.0], [2.0, 0.0, 1.0], [1.0, 0.0, 1.0]])
+    evaluation = evaluate_sae(_identity_sae(3), x, dense_threshold=0.5)
+    assert evaluation.explained_variance == pytest.approx(1.0) and evaluation.l0 == 2.0
+    # latents +e0 (4/4), +e1 (0), +e2 (3/4), −e0 (0), −e1 (0), −e2 (1/4)
+    assert evaluation.frequencies.tolist() == [1.0, 0.0, 0.75, 0.0, 0.0, 0.25]
+    assert evaluation.dead_fraction == pytest.approx(3 / 6) and evaluation.dense_fraction == pytest.approx(
+        2 / 6
+    )
+
+
+def test_ce_recovered_is_one_for_a_perfect_sae_and_clamping_moves_only_one_direction(toy):
+    model, tokenizer = toy
+    hooked = HookedModel(model)
+    blocks = torch.randint(7, len(tokenizer), (4, 12), generator=torch.Generator().manual_seed(0))
+    sae = _identity_sae(model.config.hidden_size)
+    result = ce_loss_recovered(hooked, sae, "blocks.0.hook_resid_post", blocks)
+    assert result["recovered"] == pytest.approx(1.0, abs=1e-4) and result["zero"] > result["clean"]
+    _, before = hooked.run_with_cache(blocks, names=["blocks.0.hook_resid_post"])
+    with hooked.hooks({"blocks.0.hook_resid_post": clamp_feature(sae, 0, 5.0)}):
+        _, after = hooked.run_with_cache(blocks, names=["blocks.0.hook_resid_post"])
+    delta = after["blocks.0.hook_resid_post"] - before["blocks.0.hook_resid_post"]
+    feature_0 = before["blocks.0.hook_resid_post"][:, 1:, 0].relu()  # latent 0 reads +e0
+    assert torch.allclose(delta[:, 1:, 0], 5.0 - feature_0, atol=1e-5)
+    assert delta[..., 1:].abs().max() == 0 and delta[:, 0].abs().max() == 0
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_saved_sae_reloads_with_identical_outputs(architecture, tmp_path, known_features):
+    _, x = known_features
+    config = SAEConfig(d_in=16, expansion=2, architecture=architecture, **ARCHITECTURES[architecture])
+    sae = train_sae(config, ActivationStore(x).batches(128), steps=20, scale=0.7)
+    path = save_sae(sae, tmp_path / architecture, model_name="toy", hook_name="blocks.0.hook_resid_post")
+    assert {p.name for p in path.iterdir()} == {"cfg.json", "sae_weights.safetensors"}
+    loaded = load_sae(path)
+    assert torch.equal(loaded(x[:100]).reconstruction, sae(x[:100]).reconstruction)
+    assert torch.equal(loaded.encode(x[:100]), sae.encode(x[:100]))
+
+
+def test_saelens_opens_our_sae_with_the_same_outputs(tmp_path, known_features):
+    sae_lens = pytest.importorskip("sae_lens")  # installed by the `bench` extra
+    _, x = known_features
+    for architecture, extra in ARCHITECTURES.items():
+        sae = train_sae(
+            SAEConfig(d_in=16, expansion=2, architecture=architecture, **extra),
+            ActivationStore(x).batches(128),
+            steps=20,
+        )
+        path = save_sae(sae, tmp_path / architecture)
+        theirs = sae_lens.SAE.load_from_disk(str(path))
+        assert torch.allclose(theirs(x[:100]), sae(x[:100]).reconstruction, atol=1e-5), architecture
+
+
+def test_bad_sae_inputs_name_what_is_wrong(tmp_path):
+    with pytest.raises(ValueError, match=r"k \(99\) must be between 1 and d_sae \(32\)"):
+        SAEConfig(d_in=8, expansion=4, architecture="topk", k=99)
+    with pytest.raises(AlignlabError, match="not an SAE folder"):
+        load_sae(tmp_path)
+    with pytest.raises(AlignlabError, match=r"activations must be \(tokens, d_in\)"):
+        ActivationStore(torch.zeros(2, 3, 4))
+
+
+def test_activation_store_caches_streams_and_round_trips(toy, tmp_path):
+    model, tokenizer = toy
+    hooked = HookedModel(model)
+    blocks = torch.randint(7, len(tokenizer), (6, 10), generator=torch.Generator().manual_seed(1))
+    store = ActivationStore.from_model(hooked, "blocks.1.hook_resid_post", blocks, batch_size=4)
+    assert store.activations.shape == (6 * 9, model.config.hidden_size)  # BOS position left out
+    _, cache = hooked.run_with_cache(blocks, names=["blocks.1.hook_resid_post"])
+    assert torch.allclose(store.activations[:9], cache["blocks.1.hook_resid_post"][0, 1:])
+    loaded = ActivationStore.load(store.save(tmp_path / "cache"))
+    assert torch.equal(loaded.activations, store.activations) and loaded.site == "blocks.1.hook_resid_post"
+    streamed = torch.cat(
+        list(
+            stream_activations(
+                hooked, "blocks.1.hook_resid_post", iter(blocks.split(2)), batch_size=6, buffer_tokens=20
+            )
+        )
+    )
+    assert streamed.shape == store.activations.shape  # every token served once, in a shuffled order
+    assert torch.allclose(streamed.sum(0), store.activations.sum(0), atol=1e-4)
+    assert not torch.equal(streamed, store.activations)
