@@ -193,3 +193,84 @@ def test_fact_patching_smoke_on_the_embedded_model(tmp_path, embedded):
         run_experiment(
             "fact-patching", out=tmp_path, device="cpu", show_progress=False, overrides={"corrupted": "Rome"}
         )
+
+
+@pytest.mark.embedded
+def test_tuned_lens_and_sae_experiments_smoke_on_the_embedded_model(tmp_path, embedded):
+    from alignlab.interp.sae import load_sae
+    from alignlab.interp.tuned_lens import TunedLens
+
+    run = run_experiment(
+        "tuned-lens",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(layer_stride=14, seq_len=16, train_blocks=8, eval_blocks=2, steps=2, batch_size=2),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert measured["trained_layers"] == [0, 14, 28]
+    assert TunedLens.load(run.path / "tuned_lens").n_layers == 30
+    run = run_experiment(
+        "sae",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(
+            layer=3,
+            expansion=1,
+            k=8,
+            seq_len=16,
+            train_blocks=16,
+            eval_blocks=4,
+            steps=3,
+            batch_size=64,
+            report_features=2,
+        ),
+    )
+    results = json.loads((run.path / "results.json").read_text())
+    assert results["measured"]["site"] == "blocks.3.hook_resid_post" and results["measured"]["l0"] <= 8
+    assert load_sae(run.path / "sae").config.d_sae == 576
+    with pytest.raises(AlignlabError, match=r"layer 30 does not exist.*0..29"):
+        run_experiment("sae", out=tmp_path, device="cpu", show_progress=False, overrides={"layer": 30})
+
+
+def test_toy_interpretability_experiments_smoke(tmp_path):
+    run = run_experiment(
+        "induction-heads",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(
+            steps=20, eval_every=10, batch_size=8, seq_len=32, min_period=4, max_period=12, eval_half=8
+        ),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert {"icl_1layer", "icl_2layer", "prefix_matching_2layer", "top_head_2layer"} <= set(measured)
+    run = run_experiment(
+        "moe-routing",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(steps=6, batch_size=8, seq_len=16),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert 0 <= measured["load_cv_with"] and measured["uniform_share"] == 0.125
+    run = run_experiment(
+        "superposition",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(
+            n_features=6,
+            n_hidden=2,
+            sparsities=[0.0, 0.9],
+            steps=50,
+            phase_grid=2,
+            phase_steps=20,
+            sae_sparsity=0.9,
+            sae_steps=20,
+        ),
+    )
+    results = json.loads((run.path / "results.json").read_text())
+    assert set(results["measured"]["represented_by_sparsity"]) == {"0.0", "0.9"}
+    assert (run.path / "plots" / "superposition.png").exists()

@@ -139,6 +139,8 @@ def test_saved_sae_reloads_with_identical_outputs(architecture, tmp_path, known_
     assert {p.name for p in path.iterdir()} == {"cfg.json", "sae_weights.safetensors"}
     loaded = load_sae(path)
     assert torch.equal(loaded(x[:100]).reconstruction, sae(x[:100]).reconstruction)
+    batched = x[:100].view(4, 25, 16)  # (batch, positions, d_in), as at a hook site
+    assert torch.allclose(sae(batched).reconstruction.view(100, 16), sae(x[:100]).reconstruction, atol=1e-6)
     assert torch.equal(loaded.encode(x[:100]), sae.encode(x[:100]))
 
 

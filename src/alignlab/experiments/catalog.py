@@ -17,6 +17,10 @@ MODULES = [
     "logit_lens",
     "fact_patching",
     "tuned_lens",
+    "sae",
+    "induction_heads",
+    "moe_routing",
+    "superposition",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from pydantic import model_validator
 
+from ..errors import AlignlabError
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
@@ -62,7 +63,9 @@ def tuned_lens_experiment(cfg: TunedLensConfig, ctx: RunContext) -> Outcome:
         tokenizer, docstring_corpus(), cfg.seq_len, max_blocks=cfg.train_blocks + cfg.eval_blocks
     )
     if len(blocks) < cfg.train_blocks + cfg.eval_blocks:
-        raise ValueError(f"the corpus fills only {len(blocks)} blocks of {cfg.seq_len} tokens")
+        raise AlignlabError(
+            f"--set train_blocks/eval_blocks: the corpus fills only {len(blocks)} blocks of {cfg.seq_len} tokens"
+        )
     train_blocks, eval_blocks = blocks[: cfg.train_blocks], blocks[cfg.train_blocks :]
     layers = list(range(0, hooked.n_layers - 1, cfg.layer_stride))
 

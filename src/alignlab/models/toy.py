@@ -29,6 +29,8 @@ class ToyModelConfig:
     """Mixtral only: experts per block."""
     experts_per_token: int = 2
     """Mixtral only: experts each token is routed to."""
+    attention_only: bool = False
+    """Drop the MLPs (each block's MLP writes zero), as in the induction-head and circuits toys."""
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -77,5 +79,10 @@ def build_toy_model(
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(hf_config(config, tokenizer), dtype=torch.float32)
+    if config.attention_only:
+        from .modules import NoMLP
+
+        for block in model.model.layers:
+            block.mlp = NoMLP()
     model.config.alignlab_toy = asdict(config)
     return model

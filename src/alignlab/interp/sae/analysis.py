@@ -89,12 +89,14 @@ def summarize_features(
 
 
 def clamp_feature(sae: SparseAutoencoder, feature: int, value: float, skip_first: bool = True) -> HookFn:
-    """A hook for the SAE's site that clamps ``feature`` to ``value`` at every position (but the first)."""
+    """A hook for the SAE's site that clamps ``feature`` to ``value`` at every position but the first (the
+    BOS token) of a full forward pass; during cached generation, where a pass sees one new token, at it."""
 
+    @torch.no_grad()
     def fn(activation: torch.Tensor) -> torch.Tensor:
         current = sae.encode(activation.float())[..., feature]
         delta = (value - current).unsqueeze(-1) * sae.W_dec[feature]
-        if skip_first:
+        if skip_first and activation.shape[1] > 1:
             delta[:, 0] = 0
         return activation + delta.to(activation.dtype)
 

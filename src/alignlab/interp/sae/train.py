@@ -27,9 +27,8 @@ def aux_k_loss(sae: SparseAutoencoder, x: torch.Tensor, out: SAEOutput, dead: to
         return x.new_zeros(())
     residual = (x - out.reconstruction).detach()
     pre = out.pre_activations.masked_fill(~dead, float("-inf"))
-    values, indices = pre.topk(min(sae.config.resolved_aux_k, n_dead), dim=-1)
-    features = torch.zeros_like(pre).scatter(-1, indices, torch.relu(values))
-    error = features @ sae.W_dec - residual
+    values, indices = sae.topk_codes(pre, min(sae.config.resolved_aux_k, n_dead))
+    error = sae.decode_sparse(values, indices) - residual
     return error.pow(2).sum(-1).mean() / residual.pow(2).sum(-1).mean().clamp_min(1e-12)
 
 
