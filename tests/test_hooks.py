@@ -184,3 +184,28 @@ def test_activation_patching_at_the_embedding_is_exact(hooked):
     assert torch.corrcoef(torch.stack([estimate.flatten(), effects.flatten()]))[0, 1] > 0.5
     with pytest.raises(AlignlabError, match="equal length"):
         activation_patching(hooked, clean, clean[:, :5], metric)
+
+
+def test_head_patching_finds_only_heads_that_write_something(hooked):
+    """A head whose output-projection columns are zero cannot matter (effect exactly 0); patching positions
+    before the one that differs changes nothing (causal attention)."""
+    import copy
+
+    from alignlab.interp import head_patching, logit_difference
+
+    model = copy.deepcopy(hooked.model)
+    with torch.no_grad():
+        model.model.layers[1].self_attn.o_proj.weight[:, 16:32] = 0  # head 1 of block 1 writes nothing
+    silenced = HookedModel(model)
+    clean = IDS[:1].clone()
+    corrupted = clean.clone()
+    corrupted[0, 3] = 7 if clean[0, 3] != 7 else 8
+    logits = model(input_ids=torch.cat([clean, corrupted])).logits[:, -1]
+    good, bad = int(logits[0].argmax()), int(logits[1].argmax())
+    metric = logit_difference(good, bad if bad != good else (good + 1) % 71)
+    effects = head_patching(silenced, clean, corrupted, metric)
+    assert effects.shape == (silenced.n_layers, silenced.n_heads)
+    assert effects[1, 1].item() == 0.0
+    assert effects.abs().max().item() > 0.01
+    early = head_patching(silenced, clean, corrupted, metric, layers=[0, 1], positions=[0, 1, 2])
+    assert early.abs().max().item() < 1e-5

@@ -39,7 +39,13 @@ def fact_patching(cfg: FactPatchingConfig, ctx: RunContext) -> Outcome:
     import torch
 
     from ..errors import AlignlabError
-    from ..interp import HookedModel, activation_patching, attribution_patching, logit_difference
+    from ..interp import (
+        HookedModel,
+        activation_patching,
+        attribution_patching,
+        head_patching,
+        logit_difference,
+    )
     from ..models import load_model
 
     model, tokenizer = load_model(cfg.model, device=ctx.device)
@@ -61,6 +67,17 @@ def fact_patching(cfg: FactPatchingConfig, ctx: RunContext) -> Outcome:
         effects[kind] = activation_patching(hooked, clean, corrupted, metric, kind, layers)
         estimates[kind] = attribution_patching(hooked, clean, corrupted, metric, kind)[layers]
         ctx.log(len(effects), site=kind, max_effect=effects[kind].max().item())
+
+    last = clean.shape[1] - 1
+    heads = head_patching(hooked, clean, corrupted, metric, layers, positions=[last])
+    top_heads = sorted(
+        (
+            (heads[row, h].item(), f"L{layer}H{h}")
+            for row, layer in enumerate(layers)
+            for h in range(heads.shape[1])
+        ),
+        reverse=True,
+    )[:5]
 
     resid = effects["hook_resid_pre"]  # rows: the patched layers
     early_rows = [row for row, layer in enumerate(layers) if layer < n // 3]
@@ -86,6 +103,14 @@ def fact_patching(cfg: FactPatchingConfig, ctx: RunContext) -> Outcome:
     figure = ctx.figure(
         fig, "patching", "Effect of restoring one clean activation in the corrupted run (1 = fully restores)"
     )
+    fig, ax = plt.subplots(figsize=(5, 6))
+    image = ax.imshow(heads.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, origin="lower")
+    ax.set_yticks(range(len(layers)), layers, fontsize=6)
+    ax.set(xlabel="head", ylabel="layer", title="patching one head's output at the last token")
+    fig.colorbar(image, ax=ax, label="normalised effect")
+    head_figure = ctx.figure(
+        fig, "head_patching", "Effect of restoring one attention head's clean output at the final position"
+    )
 
     measured = {
         "early_layers_argmax_position": f"{early_argmax} ({tokens[early_argmax]!r})",
@@ -94,6 +119,7 @@ def fact_patching(cfg: FactPatchingConfig, ctx: RunContext) -> Outcome:
         "max_mlp_effect_at": "layer {}, position {}".format(*_row_col(effects["hook_mlp_out"], layers)),
         "max_attn_effect": round(effects["hook_attn_out"].max().item(), 3),
         "max_attn_effect_at": "layer {}, position {}".format(*_row_col(effects["hook_attn_out"], layers)),
+        "top_heads_at_last_token": ", ".join(f"{name} {value:.2f}" for value, name in top_heads),
         **{f"attribution_correlation_{k.removeprefix('hook_')}": round(v, 3) for k, v in correlation.items()},
     }
     summary = (
@@ -106,13 +132,13 @@ def fact_patching(cfg: FactPatchingConfig, ctx: RunContext) -> Outcome:
         [k, *(round(effects[k][:, p].max().item(), 3) for p in range(len(tokens)))] for k in effects
     ]
     sections = [
-        Section("Heat maps", [figure]),
+        Section("Heat maps", [figure, head_figure]),
         Section("Largest effect per position (over layers)", [Table(["site", *tokens], best_layers)]),
         Section(
             "Setup",
             [
                 Text(
-                    f"Clean: {cfg.clean!r} (answer {cfg.good!r}); corrupted: {cfg.corrupted!r} (answer {cfg.bad!r}). Metric: logit difference at the last position. {3 * len(layers) * clean.shape[1]} patched forward passes; attribution patching uses one backward pass per site."
+                    f"Clean: {cfg.clean!r} (answer {cfg.good!r}); corrupted: {cfg.corrupted!r} (answer {cfg.bad!r}). Metric: logit difference at the last position. {3 * len(layers) * clean.shape[1] + len(layers) * heads.shape[1]} patched forward passes; attribution patching uses one backward pass per site."
                 )
             ],
         ),

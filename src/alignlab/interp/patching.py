@@ -1,4 +1,5 @@
-"""Activation patching (causal tracing; Meng et al. 2022, Wang et al. 2022) and attribution patching (Nanda 2023).
+"""Activation patching (causal tracing; Meng et al. 2022, Wang et al. 2022), per site or per head, and
+attribution patching (Nanda 2023).
 
 Run a clean and a corrupted prompt of equal length. Patching the clean activation at one (layer, position)
 into the corrupted run and measuring a metric m (e.g. the logit difference between the clean and the
@@ -62,6 +63,37 @@ def activation_patching(
                 corrupted_ids, {site: patch_from(cache[site], positions=[position])}
             )
             effects[layer, position] = (metric(patched).item() - corrupted_m) / (clean_m - corrupted_m)
+    return effects
+
+
+@torch.no_grad()
+def head_patching(
+    hooked: HookedModel,
+    clean_ids: torch.Tensor,
+    corrupted_ids: torch.Tensor,
+    metric: Metric,
+    layers: Sequence[int] | None = None,
+    positions: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Normalised effect of patching one attention head's clean output (``attn.hook_z``, before the output
+    projection) into the corrupted run, at ``positions`` (all by default): (len(layers), n_heads)."""
+    _check_pair(clean_ids, corrupted_ids)
+    sites = _sites(hooked, "attn.hook_z", layers)
+    clean_logits, cache = hooked.run_with_cache(clean_ids, names=sites)
+    clean_m = metric(clean_logits).item()
+    corrupted_m = metric(hooked.run_with_hooks(corrupted_ids, {})).item()
+    index = list(positions) if positions is not None else slice(None)
+    effects = torch.zeros(len(sites), hooked.n_heads)
+    for layer, site in enumerate(sites):
+        for head in range(hooked.n_heads):
+
+            def patch_head(z: torch.Tensor, site=site, head=head) -> torch.Tensor:
+                out = z.clone()
+                out[:, index, head] = cache[site][:, index, head].to(z.dtype)
+                return out
+
+            patched = hooked.run_with_hooks(corrupted_ids, {site: patch_head})
+            effects[layer, head] = (metric(patched).item() - corrupted_m) / (clean_m - corrupted_m)
     return effects
 
 
