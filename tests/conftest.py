@@ -1,3 +1,7 @@
+import socket
+import threading
+import time
+
 import pytest
 import torch
 
@@ -33,3 +37,36 @@ def embedded():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """``serve(generator, model_name) -> base URL``: ``alignlab serve``'s app over real loopback HTTP, stopped
+    at the end of the session."""
+    import uvicorn
+
+    from alignlab.generation.server import create_app
+
+    servers = []
+
+    def start(generator, model_name: str) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(generator, model_name), host="127.0.0.1", port=port, log_level="error"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.time() + 20
+        while not server.started:
+            assert time.time() < deadline, "server did not start"
+            time.sleep(0.05)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}/v1"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,16 +1,12 @@
 """alignlab serve over real loopback HTTP, answered through the official openai client."""
 
 import socket
-import threading
-import time
 
 import openai
 import pytest
-import uvicorn
 
 from alignlab.errors import AlignlabError
 from alignlab.generation import HFGenerator, OpenAIGenerator, SamplingParams
-from alignlab.generation.server import create_app
 
 MODEL = "toy-llama-tiny"
 
@@ -22,21 +18,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(toy):
+def server(toy, serve):
     model, tokenizer = toy
     generator = HFGenerator(model, tokenizer)
-    port = _free_port()
-    config = uvicorn.Config(create_app(generator, MODEL), host="127.0.0.1", port=port, log_level="error")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", generator
-    srv.should_exit = True
-    thread.join(timeout=10)
+    return serve(generator, MODEL), generator
 
 
 def test_official_client_gets_chat_completions_with_logprobs(server):

@@ -1,0 +1,18 @@
+"""AI feedback and scalable oversight: constitutions, critique and revision, AI preference labels, debate,
+weak-to-strong supervision."""
+
+from .cai import CAIResult, ConstitutionalPipeline, Critic, Critique, Reviser, sl_cai_records
+from .constitution import Constitution, Principle, default_constitution, load_constitution
+
+__all__ = [
+    "CAIResult",
+    "Constitution",
+    "ConstitutionalPipeline",
+    "Critic",
+    "Critique",
+    "Principle",
+    "Reviser",
+    "default_constitution",
+    "load_constitution",
+    "sl_cai_records",
+]
