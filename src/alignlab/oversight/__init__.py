@@ -3,6 +3,13 @@ weak-to-strong supervision."""
 
 from .cai import CAIResult, ConstitutionalPipeline, Critic, Critique, Reviser, sl_cai_records
 from .constitution import Constitution, Principle, default_constitution, load_constitution
+from .rlaif import (
+    PairwiseJudge,
+    PreferenceLabel,
+    ViolationCountLabeler,
+    labeler_report,
+    preference_records,
+)
 
 __all__ = [
     "CAIResult",
@@ -10,6 +17,11 @@ __all__ = [
     "ConstitutionalPipeline",
     "Critic",
     "Critique",
+    "PairwiseJudge",
+    "PreferenceLabel",
+    "ViolationCountLabeler",
+    "labeler_report",
+    "preference_records",
     "Principle",
     "Reviser",
     "default_constitution",

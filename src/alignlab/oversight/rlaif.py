@@ -1,0 +1,164 @@
+"""AI preference labels (RLAIF; Bai et al. 2022, Lee et al. 2023) for the reward-model and DPO trainers.
+
+Two labelers, each over (prompt, reply A, reply B) triples:
+
+- ``ViolationCountLabeler``: critique both replies against the constitution; the one with fewer violations
+  is preferred, equal counts are a tie; confidence = |v_A - v_B| / number of principles asked.
+- ``PairwiseJudge``: ask which reply is better and read the answer from the log-probabilities of the choice
+  tokens "1" and "2", in both orders to cancel position bias (Lee et al. 2023, Zheng et al. 2023):
+
+      p(A) = ( P(1 | A first) + P(2 | B first) ) / 2,   P(k) = p(k) / (p(1) + p(2)) at the first token.
+
+A judgement with neither choice token among the returned alternatives is a recorded failure, not a tie.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..generation.base import Completion, Generator, SamplingParams
+from .cai import Critic
+
+Triple = tuple[str, str, str]  # (prompt, reply A, reply B)
+
+PAIRWISE_TEMPLATE = """Which reply to the user is {criterion}?
+
+User: {prompt}
+
+Reply 1: {first}
+
+Reply 2: {second}
+
+Answer with the number of the better reply, 1 or 2."""
+
+
+@dataclass(frozen=True)
+class PreferenceLabel:
+    preferred: Literal["a", "b"] | None
+    """None: a tie, or a failed judgement (see ``failed``)."""
+    confidence: float
+    """0 (a coin flip) to 1 (certain)."""
+    rationale: str
+    failed: bool = False
+    p_a: float | None = None
+    """The judge's probability that A is better, both orders averaged."""
+    p_first: tuple[float, float] | None = None
+    """P(the reply shown first is better) with A first and with B first; equal at 0.5 without position bias."""
+
+
+class ViolationCountLabeler:
+    def __init__(self, critic: Critic, principle_ids: Sequence[str] | None = None) -> None:
+        self.critic = critic
+        self.principles = critic.constitution.select(principle_ids)
+
+    def label(self, triples: Sequence[Triple]) -> list[PreferenceLabel]:
+        items = [(prompt, reply, self.principles) for prompt, a, b in triples for reply in (a, b)]
+        critiques = self.critic.critique(items)
+        labels = []
+        for i in range(len(triples)):
+            pair = critiques[2 * i], critiques[2 * i + 1]
+            if any(all(not c.parsed for c in cs) for cs in pair):
+                labels.append(
+                    PreferenceLabel(None, 0.0, "no critique of one reply could be parsed", failed=True)
+                )
+                continue
+            v_a, v_b = (sum(bool(c.violated) for c in cs) for cs in pair)
+            unparsed = sum(not c.parsed for cs in pair for c in cs)
+            named = [", ".join(c.principle_id for c in cs if c.violated) or "none" for cs in pair]
+            rationale = f"A violates {v_a} ({named[0]}), B violates {v_b} ({named[1]})" + (
+                f"; {unparsed} critiques unparsed" if unparsed else ""
+            )
+            preferred = None if v_a == v_b else "a" if v_a < v_b else "b"
+            labels.append(PreferenceLabel(preferred, abs(v_a - v_b) / len(self.principles), rationale))
+        return labels
+
+
+def choice_probability(completion: Completion, choices: tuple[str, str] = ("1", "2")) -> float | None:
+    """P(first choice) / (P(first) + P(second)) at the first generated token; None when neither is among the
+    returned alternatives."""
+    if not completion.top_logprobs:
+        return None
+    mass = dict.fromkeys(choices, 0.0)
+    for token, logprob in completion.top_logprobs[0].items():
+        if token.strip() in mass:
+            mass[token.strip()] += math.exp(logprob)
+    total = sum(mass.values())
+    return mass[choices[0]] / total if total > 0 else None
+
+
+class PairwiseJudge:
+    def __init__(
+        self,
+        generator: Generator,
+        criterion: str = "more helpful, honest and harmless",
+        params: SamplingParams = SamplingParams(max_new_tokens=1, logprobs=True, top_logprobs=20),
+    ) -> None:
+        if not (params.logprobs and params.top_logprobs):
+            raise ValueError(
+                "the pairwise judge reads choice-token probabilities: set logprobs and top_logprobs"
+            )
+        self.generator, self.criterion, self.params = generator, criterion, params
+
+    def prompt(self, prompt: str, first: str, second: str) -> str:
+        return PAIRWISE_TEMPLATE.format(criterion=self.criterion, prompt=prompt, first=first, second=second)
+
+    def label(self, triples: Sequence[Triple]) -> list[PreferenceLabel]:
+        prompts = [self.prompt(q, a, b) for q, a, b in triples] + [
+            self.prompt(q, b, a) for q, a, b in triples
+        ]
+        completions = self.generator.generate(prompts, self.params)
+        n = len(triples)
+        labels = []
+        for ab, ba in zip(completions[:n], completions[n:], strict=True):
+            p_ab, p_ba = choice_probability(ab), choice_probability(ba)
+            if p_ab is None or p_ba is None:
+                answers = f"{ab.text!r} / {ba.text!r}"
+                labels.append(
+                    PreferenceLabel(None, 0.0, f"no choice token in the answers {answers}", failed=True)
+                )
+                continue
+            p_a = (p_ab + (1 - p_ba)) / 2
+            preferred = None if p_a == 0.5 else "a" if p_a > 0.5 else "b"
+            rationale = f"P(A better) = {p_a:.3f} (A shown first: {p_ab:.3f}; B shown first: {1 - p_ba:.3f})"
+            labels.append(
+                PreferenceLabel(preferred, abs(2 * p_a - 1), rationale, p_a=p_a, p_first=(p_ab, p_ba))
+            )
+        return labels
+
+
+def labeler_report(labels: Sequence[PreferenceLabel], gold: Sequence[Literal["a", "b"]]) -> dict[str, float]:
+    """Agreement with gold over decided labels, and the counts of ties and failures; for the pairwise judge
+    also its position bias: the mean P(the first-shown reply is better), 0.5 for an unbiased judge, and how
+    often one slot wins in both orders (the verdict follows the position, not the reply)."""
+    decided = [(label, g) for label, g in zip(labels, gold, strict=True) if label.preferred is not None]
+    report = {
+        "n": len(labels),
+        "decided": len(decided),
+        "ties": sum(label.preferred is None and not label.failed for label in labels),
+        "failed": sum(label.failed for label in labels),
+        "agreement": sum(label.preferred == g for label, g in decided) / len(decided)
+        if decided
+        else float("nan"),
+    }
+    ordered = [label.p_first for label in labels if label.p_first is not None]
+    if ordered:
+        report["p_first_shown"] = sum(p_ab + p_ba for p_ab, p_ba in ordered) / (2 * len(ordered))
+        report["order_inconsistent"] = sum(
+            (p_ab - 0.5) * (p_ba - 0.5) > 0
+            for p_ab, p_ba in ordered  # one slot wins in both orders
+        ) / len(ordered)
+    return report
+
+
+def preference_records(triples: Sequence[Triple], labels: Sequence[PreferenceLabel]) -> list[dict[str, str]]:
+    """``{"prompt", "chosen", "rejected"}`` records (TRL's format) for the decided labels."""
+    return [
+        {
+            "prompt": q,
+            "chosen": a if label.preferred == "a" else b,
+            "rejected": b if label.preferred == "a" else a,
+        }
+        for (q, a, b), label in zip(triples, labels, strict=True)
+        if label.preferred is not None
+    ]
