@@ -274,3 +274,28 @@ def test_toy_interpretability_experiments_smoke(tmp_path):
     results = json.loads((run.path / "results.json").read_text())
     assert set(results["measured"]["represented_by_sparsity"]) == {"0.0", "0.9"}
     assert (run.path / "plots" / "superposition.png").exists()
+
+
+@pytest.mark.embedded
+def test_cai_experiment_over_http_writes_data_the_trainers_read(tmp_path, embedded, serve):
+    from alignlab.data.formats import load_completions, load_preferences
+    from alignlab.generation import HFGenerator
+
+    url = serve(HFGenerator(*embedded), "smollm2-135m-instruct")
+    tiny = dict(
+        endpoint=url,
+        prompts_per_kind=1,
+        principle_ids=["harm-dangerous-help"],
+        reply_tokens=12,
+        critique_tokens=4,
+        revision_tokens=12,
+        labeler_pairs=4,
+        violation_labeler_per_category=1,
+    )
+    run = run_experiment("cai", out=tmp_path, device="cpu", show_progress=False, overrides=tiny)
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert measured["critiques"] >= 3 and measured["pairwise_judge_n"] == 4
+    assert measured["pairwise_judge_decided"] + measured["pairwise_judge_failed"] == 4
+    assert len(load_completions(run.path / "sl_cai.jsonl")) == measured["sl_cai_records"]
+    assert len(load_preferences(run.path / "rl_cai_preferences.jsonl")) == measured["rl_cai_preferences"]
+    assert "round 0 harm-dangerous-help" in (run.path / "report.md").read_text()

@@ -21,6 +21,7 @@ MODULES = [
     "induction_heads",
     "moe_routing",
     "superposition",
+    "cai",
 ]
 
 

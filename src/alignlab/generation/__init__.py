@@ -2,6 +2,7 @@
 
 from .base import Completion, Generator, SamplingParams
 from .hf import HFGenerator
+from .open import open_generator
 from .openai_http import OpenAIGenerator
 
-__all__ = ["Completion", "Generator", "HFGenerator", "OpenAIGenerator", "SamplingParams"]
+__all__ = ["Completion", "Generator", "HFGenerator", "OpenAIGenerator", "SamplingParams", "open_generator"]

@@ -36,6 +36,10 @@ The assistant's reply has these problems:
 
 Write a better reply for the assistant. Write only the new reply, nothing else."""
 
+CRITIC_STOP = ("\nQuestion:", "\nUser:", "\n\n")
+"""Where small models go on to echo the template: the critique ends there."""
+REVISER_STOP = ("\nThe assistant's reply has", "\nUser:", "\nQuestion:")
+
 _ANSWER = re.compile(r"^\W*(?:answer\W*)?(yes|no)\b", re.IGNORECASE)
 _SEVERITY = re.compile(r"severity\W{0,3}([1-5])\b", re.IGNORECASE)
 _REPLY_LABEL = re.compile(
@@ -105,7 +109,9 @@ class Critic:
         self,
         generator: Generator,
         constitution: Constitution | None = None,
-        params: SamplingParams = SamplingParams(max_new_tokens=48, logprobs=True, top_logprobs=10),
+        params: SamplingParams = SamplingParams(
+            max_new_tokens=48, logprobs=True, top_logprobs=10, stop=CRITIC_STOP
+        ),
     ) -> None:
         self.generator, self.params = generator, params
         self.constitution = constitution or default_constitution()
@@ -128,7 +134,7 @@ class Reviser:
         self,
         generator: Generator,
         constitution: Constitution | None = None,
-        params: SamplingParams = SamplingParams(max_new_tokens=96),
+        params: SamplingParams = SamplingParams(max_new_tokens=96, stop=REVISER_STOP),
     ) -> None:
         self.generator, self.params = generator, params
         self.constitution = constitution or default_constitution()

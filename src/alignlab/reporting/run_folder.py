@@ -67,6 +67,12 @@ class RunFolder:
         path = self.path / "metrics.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
+    def write_jsonl(self, name: str, rows: list[dict[str, Any]]) -> Path:
+        """Write a dataset the run produced (e.g. SFT or preference records) as ``<name>.jsonl``."""
+        path = self.path / f"{name}.jsonl"
+        write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
+        return path
+
     def save_figure(self, fig, name: str, caption: str = "") -> Figure:
         """Save a matplotlib figure as ``plots/<name>.png`` and close it."""
         import io
