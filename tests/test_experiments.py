@@ -299,3 +299,20 @@ def test_cai_experiment_over_http_writes_data_the_trainers_read(tmp_path, embedd
     assert len(load_completions(run.path / "sl_cai.jsonl")) == measured["sl_cai_records"]
     assert len(load_preferences(run.path / "rl_cai_preferences.jsonl")) == measured["rl_cai_preferences"]
     assert "round 0 harm-dangerous-help" in (run.path / "report.md").read_text()
+
+
+@pytest.mark.embedded
+def test_debate_qa_experiment_smoke(tmp_path, embedded):
+    run = run_experiment(
+        "debate-qa",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(questions=2, evidence_tokens=4),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert {"accuracy_naive", "accuracy_consultancy", "accuracy_debate", "judge_p_first_shown_debate"} <= set(
+        measured
+    )
+    assert measured["judge_failures"] == 0
+    assert "Story (hidden from the judge)" in (run.path / "report.md").read_text()

@@ -22,6 +22,7 @@ MODULES = [
     "moe_routing",
     "superposition",
     "cai",
+    "debate_qa",
 ]
 
 

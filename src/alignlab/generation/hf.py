@@ -54,6 +54,8 @@ class HFGenerator:
     def generate(
         self, prompts: Sequence[Prompt], params: SamplingParams = SamplingParams()
     ) -> list[Completion]:
+        if not prompts:
+            return []
         encoded = encode_prompts(self.tokenizer, prompts, chat=self.chat)
         limit = model_max_length(self.model)
         check_length([len(ids) + params.max_new_tokens for ids in encoded], limit, "prompt + max_new_tokens")
