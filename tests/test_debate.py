@@ -106,3 +106,22 @@ def test_debate_on_the_embedded_model_locally_and_over_http(embedded, serve):
     agreed = DebateArena(LLMJudge(local)).debate(questions, Debater(local), Debater(local))
     assert all(r.transcript == [] and r.winner == "proposer" for r in agreed)
     assert debate_statistics(agreed)["agreed"] == 2
+
+
+def test_greedy_debaters_reveal_k_nonzero_pixels_and_the_honest_one_wins_more_than_chance():
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from alignlab.oversight.pixel_debate import SparsePixelJudge, greedy_debate
+
+    digits = load_digits()
+    images, labels = digits.data[:1000] / 16, digits.target[:1000]
+    judge = SparsePixelJudge(k=4, hidden=64, masks_per_image=5).fit(images[:800], labels[:800])
+    test, truth = images[800:900], labels[800:900]
+    lies = (truth + 1) % 10
+    result = greedy_debate(judge, test, truth, lies)
+    assert (result.masks.sum(axis=1) == 4).all() and not (result.masks & (test == 0)).any()
+    assert result.honest_wins.mean() > 0.6
+    # swapping the roles (the "liar" defends the truth) mirrors the outcome's meaning
+    swapped = greedy_debate(judge, test, lies, truth, honest_first=False)
+    assert np.array_equal(swapped.masks, result.masks) and (swapped.honest_wins != result.honest_wins).all()

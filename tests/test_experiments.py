@@ -316,3 +316,18 @@ def test_debate_qa_experiment_smoke(tmp_path, embedded):
     )
     assert measured["judge_failures"] == 0
     assert "Story (hidden from the judge)" in (run.path / "report.md").read_text()
+
+
+def test_debate_pixels_smoke(tmp_path):
+    run = run_experiment(
+        "debate-pixels",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(pixels=[4], masks_per_image=3),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    # even a judge trained on 3 masks per image is far above chance with 4 random pixels, and greedy honest
+    # play cannot make it worse than losing every debate
+    assert 0.2 < measured["random_4px_accuracy"] <= 1 and 0 <= measured["debate_4px_honest_win_rate"] <= 1
+    assert measured["debate_4px_honest_wins_against_every_lie"] <= measured["debate_4px_honest_win_rate"]

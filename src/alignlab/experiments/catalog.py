@@ -23,6 +23,7 @@ MODULES = [
     "superposition",
     "cai",
     "debate_qa",
+    "debate_pixels",
 ]
 
 
