@@ -331,3 +331,25 @@ def test_debate_pixels_smoke(tmp_path):
     # play cannot make it worse than losing every debate
     assert 0.2 < measured["random_4px_accuracy"] <= 1 and 0 <= measured["debate_4px_honest_win_rate"] <= 1
     assert measured["debate_4px_honest_wins_against_every_lie"] <= measured["debate_4px_honest_win_rate"]
+
+
+def test_weak_to_strong_smoke_and_confidence_loss(tmp_path):
+    import torch
+
+    from alignlab.oversight.weak_to_strong import confidence_loss, performance_gap_recovered
+
+    logits = torch.tensor([[0.0, 2.0], [0.0, 1.0], [0.0, -1.0], [0.0, -2.0]])
+    weak = torch.tensor([0.9, 0.2, 0.6, 0.1])  # mean 0.45: the top half of P(1) is hardened to 1
+    hard = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    for alpha in (0.0, 0.5):
+        target = (1 - alpha) * weak + alpha * hard
+        expected = -(
+            target * logits.log_softmax(-1)[:, 1] + (1 - target) * logits.log_softmax(-1)[:, 0]
+        ).mean()
+        assert confidence_loss(logits, weak, alpha).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert performance_gap_recovered(0.6, 0.7, 0.8) == pytest.approx(0.5)
+    run = run_experiment(
+        "weak-to-strong", out=tmp_path, device="cpu", show_progress=False, overrides=dict(seeds=1, epochs=2)
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert 0.5 < measured["median_weak_accuracy"] <= 1 and measured["median_ceiling_accuracy"] > 0.5

@@ -24,6 +24,7 @@ MODULES = [
     "cai",
     "debate_qa",
     "debate_pixels",
+    "weak_to_strong",
 ]
 
 
