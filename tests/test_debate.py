@@ -57,7 +57,7 @@ def test_quote_judge_baseline_and_statistics_on_hand_built_debates():
     agreed = DebateResult(
         QUESTION, "debate", {"proposer": 1, "opponent": 1}, {"proposer": True, "opponent": True}
     )
-    DebateArena(QuoteJudge())._judge([won, tie])
+    DebateArena(QuoteJudge()).judge_results([won, tie])
     assert won.winner == "proposer" and won.winning_answer == "at the harbour market" and won.correct
     assert won.p_first_option == 0.0 and won.judge_confidence == 1.0
     assert tie.winner is None and tie.p_first_option == 0.5 and tie.correct is None

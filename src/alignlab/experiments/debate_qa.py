@@ -35,6 +35,9 @@ CLAIM = Claim(
 )
 
 
+BASELINE = "debate, quote-count baseline"
+
+
 def _questions(n: int):
     from ..data.builtin_data import load_builtin
     from ..oversight.debate import DebateQuestion
@@ -60,6 +63,7 @@ def _questions(n: int):
 )
 def debate_qa(cfg: DebateQAConfig, ctx: RunContext) -> Outcome:
     """Judge accuracy for naive, consultancy and debate protocols with the story hidden from the judge."""
+    import dataclasses
     import time
 
     from ..generation import SamplingParams, open_generator
@@ -94,11 +98,11 @@ def debate_qa(cfg: DebateQAConfig, ctx: RunContext) -> Outcome:
         questions[half:], liar, honest
     )
     timings["debate"] = time.perf_counter() - start
-    baseline = DebateArena(QuoteJudge())._judge(
-        [type(r)(r.question, r.protocol, r.stances, r.honest, r.transcript) for r in results["debate"]]
+    baseline = DebateArena(QuoteJudge()).judge_results(
+        [dataclasses.replace(r) for r in results["debate"]]  # copies: the LLM judge's verdicts stay
     )
     stats = {name: debate_statistics(rs) for name, rs in results.items()}
-    stats["debate, quote-count baseline"] = debate_statistics(baseline)
+    stats[BASELINE] = debate_statistics(baseline)
     for step, s in enumerate(stats.values()):
         ctx.log(step, accuracy=s["accuracy"], mean_judge_confidence=s["mean_judge_confidence"])
     accuracy = {name: s["accuracy"] for name, s in stats.items()}
@@ -124,7 +128,8 @@ def debate_qa(cfg: DebateQAConfig, ctx: RunContext) -> Outcome:
     )
     measured = {
         **{f"accuracy_{k}": round(accuracy[k], 3) for k in results},
-        "accuracy_debate_quote_baseline": round(accuracy["debate, quote-count baseline"], 3),
+        "accuracy_debate_quote_baseline": round(accuracy[BASELINE], 3),
+        "decided_debate_quote_baseline": stats[BASELINE]["decided"],
         "honest_win_rate_debate": round(stats["debate"]["honest_win_rate"], 3),
         "consultant_win_rate_when_deceptive": round(
             sum(r.winner == "consultant" for r in results["consultancy"][half:])
@@ -140,7 +145,8 @@ def debate_qa(cfg: DebateQAConfig, ctx: RunContext) -> Outcome:
     }
     summary = (
         f"judge accuracy naive {naive_acc:.0%}, consultancy {consult_acc:.0%}, debate {debate_acc:.0%} on "
-        f"{len(questions)} questions (quote-count baseline on the debates {accuracy['debate, quote-count baseline']:.0%}); "
+        f"{len(questions)} questions (the quote-count baseline decides {stats[BASELINE]['decided']} debates, "
+        f"{accuracy[BASELINE]:.0%} of them correctly); "
         f"the judge puts P = {stats['debate']['p_first_shown']:.2f} on whichever answer is shown first, so after averaging both "
         f"orders its mean confidence is {stats['debate']['mean_judge_confidence']:.3f}"
     )

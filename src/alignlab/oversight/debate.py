@@ -315,7 +315,7 @@ class DebateArena:
         self.judge, self.rounds = judge, rounds
 
     def naive(self, questions: Sequence[DebateQuestion]) -> list[DebateResult]:
-        return self._judge([DebateResult(q, "naive", {}, {}) for q in questions])
+        return self.judge_results([DebateResult(q, "naive", {}, {}) for q in questions])
 
     def consultancy(self, questions: Sequence[DebateQuestion], consultant: Debater) -> list[DebateResult]:
         beliefs = consultant.opening(questions)
@@ -331,7 +331,7 @@ class DebateArena:
             ]
             for r, arg in zip(results, consultant.argue(jobs, round_), strict=True):
                 r.transcript.append(arg)
-        return self._judge(results)
+        return self.judge_results(results)
 
     def debate(
         self, questions: Sequence[DebateQuestion], proposer: Debater, opponent: Debater
@@ -367,10 +367,11 @@ class DebateArena:
             # simultaneous: neither side sees the other's argument of this round before writing its own
             for k, i in enumerate(active):
                 results[i].transcript += [new[0][k], new[1][k]]
-        self._judge([results[i] for i in active])
+        self.judge_results([results[i] for i in active])
         return results
 
-    def _judge(self, results: list[DebateResult]) -> list[DebateResult]:
+    def judge_results(self, results: list[DebateResult]) -> list[DebateResult]:
+        """Ask this arena's judge about finished transcripts (e.g. to compare judges on the same debates)."""
         for r, j in zip(
             results, self.judge.judge([(r.question, r.transcript) for r in results]), strict=True
         ):
