@@ -3,7 +3,7 @@ feature report and a steering check."""
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import PositiveInt
 
 from ..errors import AlignlabError
 from ..reporting import Claim, Section, Table, Text
@@ -18,24 +18,17 @@ class SAEExperimentConfig(ExperimentConfig):
     layer: int = 12
     """Residual stream after this block (blocks.{layer}.hook_resid_post)."""
     architecture: Literal["relu", "topk", "batchtopk", "jumprelu"] = "topk"
-    expansion: int = 4
-    k: int = 32
-    seq_len: int = 64
-    train_blocks: int = 480
-    eval_blocks: int = 32
-    steps: int = 300
-    batch_size: int = 1024
+    expansion: PositiveInt = 4
+    k: PositiveInt = 32
+    seq_len: PositiveInt = 64
+    train_blocks: PositiveInt = 480
+    eval_blocks: PositiveInt = 32
+    steps: PositiveInt = 300
+    batch_size: PositiveInt = 1024
     lr: float = 3e-4
     report_features: int = 8
     steering_value: float = 40.0
     """Clamp value for the steering check, in units of the raw activation along the decoder direction."""
-
-    @model_validator(mode="after")
-    def _positive(self) -> "SAEExperimentConfig":
-        for name in ("expansion", "k", "seq_len", "train_blocks", "eval_blocks", "steps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        return self
 
 
 CLAIM = Claim(

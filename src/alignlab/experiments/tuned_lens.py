@@ -1,6 +1,6 @@
 """tuned-lens: train one affine translator per layer of the embedded model and compare it with the logit lens."""
 
-from pydantic import model_validator
+from pydantic import PositiveInt
 
 from ..errors import AlignlabError
 from ..reporting import Claim, Section, Table, Text
@@ -12,21 +12,14 @@ PROMPT, TARGET = "The Eiffel Tower is in the city of", " Paris"
 
 class TunedLensConfig(ExperimentConfig):
     model: str = "smollm2-135m-instruct"
-    layer_stride: int = 4
+    layer_stride: PositiveInt = 4
     """Train translators for blocks 0, stride, 2·stride, ... (the others stay at identity = logit lens)."""
-    seq_len: int = 32
-    train_blocks: int = 900
-    eval_blocks: int = 8
-    steps: int = 45
-    batch_size: int = 4
+    seq_len: PositiveInt = 32
+    train_blocks: PositiveInt = 900
+    eval_blocks: PositiveInt = 8
+    steps: PositiveInt = 45
+    batch_size: PositiveInt = 4
     lr: float = 1e-3
-
-    @model_validator(mode="after")
-    def _positive(self) -> "TunedLensConfig":
-        for name in ("layer_stride", "seq_len", "train_blocks", "eval_blocks", "steps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        return self
 
 
 CLAIM = Claim(
