@@ -353,3 +353,33 @@ def test_weak_to_strong_smoke_and_confidence_loss(tmp_path):
     )
     measured = json.loads((run.path / "results.json").read_text())["measured"]
     assert 0.5 < measured["median_weak_accuracy"] <= 1 and measured["median_ceiling_accuracy"] > 0.5
+
+
+def test_prm_vs_orm_smoke(tmp_path):
+    run = run_experiment(
+        "prm-vs-orm",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(
+            sft_problems=64,
+            sft_steps=10,
+            verifier_problems=8,
+            samples_per_problem=2,
+            verifier_steps=3,
+            test_problems=4,
+            pool_size=4,
+            beam_width=2,
+            expansions=2,
+        ),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert {"best_of_4_prm", "best_of_4_orm", "pass_at_4", "beam_search_2x2", "prm_step_auroc"} <= set(
+        measured
+    )
+    assert (
+        measured["best_of_4_prm"] <= measured["pass_at_4"]
+        and measured["best_of_4_orm"] <= measured["pass_at_4"]
+    )
+    pool = [json.loads(line) for line in (run.path / "test_pool.jsonl").read_text().splitlines()]
+    assert len(pool) == 16 and all(len(r["prm_step_probs"]) == len(r["steps"]) for r in pool)

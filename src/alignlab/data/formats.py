@@ -4,6 +4,8 @@ or plain lists of dicts, with errors that name the source, the row and the field
     preference   {"prompt", "chosen", "rejected"}          reward models, the DPO family
     completion   {"prompt", "completion"}                  SFT
     labelled     {"prompt", "completion", "label"}         KTO (label: true = desirable)
+    stepwise     {"prompt", "completions", "labels"}       process reward models (a list of steps, and
+                                                           one true/false label per step)
 
 A prompt is text or a list of chat messages; a completion is text or a list holding one assistant message
 (TRL's conversational format).
@@ -31,6 +33,15 @@ class CompletionExample:
     prompt: Prompt
     completion: str
     label: bool | None = None
+
+
+@dataclass(frozen=True)
+class StepwiseExample:
+    """A solution as a list of steps, each labelled correct (True) or not: TRL's stepwise supervision."""
+
+    prompt: Prompt
+    completions: tuple[str, ...]
+    labels: tuple[bool, ...]
 
 
 def read_jsonl_rows(text: str, source: str, required: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -126,6 +137,27 @@ def load_completions(
                 _prompt(row["prompt"], where), _completion(row["completion"], "completion", where), label
             )
         )
+    return examples
+
+
+def load_stepwise(data: str | Path | Iterable[dict[str, Any]]) -> list[StepwiseExample]:
+    rows, source = _rows(data)
+    examples = []
+    for number, row in enumerate(rows, start=1):
+        where = f"{source}, row {number}"
+        _check(row, ("prompt", "completions", "labels"), where)
+        steps, labels = row["completions"], row["labels"]
+        if (
+            not isinstance(steps, list)
+            or not steps
+            or not all(isinstance(s, str) and s.strip() for s in steps)
+        ):
+            raise AlignlabError(f"{where}: field 'completions' must be a non-empty list of non-empty steps")
+        if not isinstance(labels, list) or not all(isinstance(label, bool) for label in labels):
+            raise AlignlabError(f"{where}: field 'labels' must be a list of true/false")
+        if len(labels) != len(steps):
+            raise AlignlabError(f"{where}: {len(steps)} completions (steps) but {len(labels)} labels")
+        examples.append(StepwiseExample(_prompt(row["prompt"], where), tuple(steps), tuple(labels)))
     return examples
 
 

@@ -25,6 +25,7 @@ MODULES = [
     "debate_qa",
     "debate_pixels",
     "weak_to_strong",
+    "prm_vs_orm",
 ]
 
 

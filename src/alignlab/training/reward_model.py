@@ -16,14 +16,20 @@ from .batching import chunks, epochs, preference_batch
 from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 
 
+def head_model_from(causal_lm: PreTrainedModel, auto_class: type, num_labels: int) -> PreTrainedModel:
+    """An ``auto_class`` model (e.g. ``AutoModelForSequenceClassification``) with a fresh ``num_labels`` head
+    and a trunk that starts as a copy of ``causal_lm``'s."""
+    config = causal_lm.config.__class__.from_dict(causal_lm.config.to_dict())
+    config.num_labels = num_labels
+    model = auto_class.from_config(config, dtype=causal_lm.dtype)
+    trunk = causal_lm.get_decoder() if hasattr(causal_lm, "get_decoder") else causal_lm.model
+    model.base_model.load_state_dict(trunk.state_dict())
+    return model.to(causal_lm.device)
+
+
 def reward_model_from(causal_lm: PreTrainedModel) -> PreTrainedModel:
     """A sequence-classification model (one output) whose trunk starts as a copy of ``causal_lm``'s."""
-    config = causal_lm.config.__class__.from_dict(causal_lm.config.to_dict())
-    config.num_labels = 1
-    reward_model = AutoModelForSequenceClassification.from_config(config, dtype=causal_lm.dtype)
-    trunk = causal_lm.get_decoder() if hasattr(causal_lm, "get_decoder") else causal_lm.model
-    reward_model.base_model.load_state_dict(trunk.state_dict())
-    return reward_model.to(causal_lm.device)
+    return head_model_from(causal_lm, AutoModelForSequenceClassification, num_labels=1)
 
 
 def rewards(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
