@@ -383,3 +383,21 @@ def test_prm_vs_orm_smoke(tmp_path):
     )
     pool = [json.loads(line) for line in (run.path / "test_pool.jsonl").read_text().splitlines()]
     assert len(pool) == 16 and all(len(r["prm_step_probs"]) == len(r["steps"]) for r in pool)
+
+
+@pytest.mark.embedded
+def test_rlaif_vs_rlhf_smoke(tmp_path, embedded):
+    run = run_experiment(
+        "rlaif-vs-rlhf",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(
+            n_pairs=6, pretrain_steps=20, rm_steps=2, ppo_steps=2, prompts_per_step=4, n_eval_prompts=8
+        ),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert 0 <= measured["win_rate_rlaif"] <= 1 and 0 <= measured["win_rate_rlhf"] <= 1
+    assert measured["labeler_failed"] == 0 and 0 < measured["labeler_p_first_shown"] < 1
+    labels = [json.loads(line) for line in (run.path / "ai_labels.jsonl").read_text().splitlines()]
+    assert len(labels) == 6 and all(row["why"].startswith("P(A better)") for row in labels)

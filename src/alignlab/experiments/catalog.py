@@ -26,6 +26,7 @@ MODULES = [
     "debate_pixels",
     "weak_to_strong",
     "prm_vs_orm",
+    "rlaif_vs_rlhf",
 ]
 
 
