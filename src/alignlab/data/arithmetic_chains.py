@@ -27,11 +27,6 @@ def spell(n: int) -> str:
     return " ".join(str(n))
 
 
-def read_number(text: str) -> int | None:
-    digits = text.replace(" ", "")
-    return int(digits) if digits.isdigit() else None
-
-
 @dataclass(frozen=True)
 class ChainProblem:
     start: int

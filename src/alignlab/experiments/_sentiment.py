@@ -104,3 +104,20 @@ def train_proxy_reward_model(
         batch_size=32, chat=False, options=RunOptions(seed=seed, device=device),
     )  # fmt: skip
     return reward_model, history
+
+
+def pairwise_accuracy(
+    setup: SentimentSetup, reward_model: torch.nn.Module, pairs: list[PreferenceExample]
+) -> float:
+    """Share of ``pairs`` whose chosen completion the reward model scores above the rejected one."""
+    from ..training.reward_model import score_with_reward_model
+
+    scores = score_with_reward_model(
+        reward_model,
+        setup.tokenizer,
+        [p.prompt for p in pairs] * 2,
+        [p.chosen for p in pairs] + [p.rejected for p in pairs],
+        chat=False,
+    )
+    n = len(pairs)
+    return sum(c > r for c, r in zip(scores[:n], scores[n:], strict=True)) / n

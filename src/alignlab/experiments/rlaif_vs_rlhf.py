@@ -52,8 +52,8 @@ def rlaif_vs_rlhf(cfg: RLAIFvsRLHFConfig, ctx: RunContext) -> Outcome:
     from ..oversight import PairwiseJudge, labeler_report, preference_records
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
-    from ..training.reward_model import reward_model_fn, score_with_reward_model
-    from ._sentiment import evaluate, make_setup, sample, train_proxy_reward_model
+    from ..training.reward_model import reward_model_fn
+    from ._sentiment import evaluate, make_setup, pairwise_accuracy, sample, train_proxy_reward_model
 
     plt = pyplot()
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
@@ -109,15 +109,7 @@ def rlaif_vs_rlhf(cfg: RLAIFvsRLHFConfig, ctx: RunContext) -> Outcome:
         reward_model, _ = train_proxy_reward_model(
             setup, pairs, steps=cfg.rm_steps, seed=ctx.seed, device=ctx.device
         )
-        scores = score_with_reward_model(
-            reward_model,
-            setup.tokenizer,
-            [p.prompt for p in held_out] * 2,
-            [p.chosen for p in held_out] + [p.rejected for p in held_out],
-            chat=False,
-        )
-        n = len(held_out)
-        rm_accuracy = sum(c > r for c, r in zip(scores[:n], scores[n:], strict=True)) / n
+        rm_accuracy = pairwise_accuracy(setup, reward_model, held_out)
         policy = copy.deepcopy(setup.base)
         train_ppo(
             policy,

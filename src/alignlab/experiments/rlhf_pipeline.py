@@ -50,11 +50,8 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
 
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
-    from ..training.reward_model import (
-        reward_model_fn,
-        score_with_reward_model,
-    )
-    from ._sentiment import evaluate, gold_pairs, make_setup, train_proxy_reward_model
+    from ..training.reward_model import reward_model_fn
+    from ._sentiment import evaluate, gold_pairs, make_setup, pairwise_accuracy, train_proxy_reward_model
 
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     pairs, label_agreement = gold_pairs(setup, cfg.n_pairs, seed=ctx.seed + 10)
@@ -63,16 +60,7 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
     reward_model, rm_history = train_proxy_reward_model(
         setup, pairs, steps=cfg.rm_steps, seed=ctx.seed, device=ctx.device
     )
-    scores = score_with_reward_model(
-        reward_model,
-        setup.tokenizer,
-        [p.prompt for p in held_out] * 2,
-        [p.chosen for p in held_out] + [p.rejected for p in held_out],
-        chat=False,
-    )
-    rm_accuracy = sum(
-        c > r for c, r in zip(scores[: len(held_out)], scores[len(held_out) :], strict=True)
-    ) / len(held_out)
+    rm_accuracy = pairwise_accuracy(setup, reward_model, held_out)
 
     policy = copy.deepcopy(setup.base)
     curve = [(0, evaluate(setup, policy, seed=ctx.seed))]
