@@ -86,9 +86,14 @@ def evaluate(
     policy_logps = score_completions(policy, setup.tokenizer, prompts, texts, chat=False, batch_size=128)
     base_logps = score_completions(setup.base, setup.tokenizer, prompts, texts, chat=False, batch_size=128)
     kl = sum(p.total - b.total for p, b in zip(policy_logps, base_logps, strict=True)) / max(len(kept), 1)
-    mean = sum(gold) / len(gold)
-    sem = math.sqrt(sum((g - mean) ** 2 for g in gold) / max(len(gold) - 1, 1) / len(gold))
+    mean, sem = mean_and_sem(gold)
     return {"gold": mean, "gold_sem": sem, "kl": kl}
+
+
+def mean_and_sem(values: list[float]) -> tuple[float, float]:
+    """The mean and its standard error, sqrt(sample variance / n)."""
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1) / len(values))
 
 
 def train_proxy_reward_model(

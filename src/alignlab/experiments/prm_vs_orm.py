@@ -122,17 +122,15 @@ def prm_vs_orm(cfg: PrmVsOrmConfig, ctx: RunContext) -> Outcome:
     # verifier training data: the same graded samples, labelled per step (PRM) or by outcome (ORM)
     train_solutions = sample(verifier_train, cfg.samples_per_problem, ctx.seed)
     train_problems = [p for p in verifier_train for _ in range(cfg.samples_per_problem)]
+    train_grades = [grade(p, s) for p, s in zip(train_problems, train_solutions, strict=True)]
     prm_data, orm_data = [], []
-    for problem, steps in zip(train_problems, train_solutions, strict=True):
+    for problem, steps, g in zip(train_problems, train_solutions, train_grades, strict=True):
         if not steps:
             continue
-        g = grade(problem, steps)
         prm_labels = g.prm_labels
         prm_data.append(StepwiseExample(problem.prompt, tuple(steps[: len(prm_labels)]), tuple(prm_labels)))
         orm_data.append(StepwiseExample(problem.prompt, tuple(steps), (g.final_correct,) * len(steps)))
-    train_accuracy = float(
-        np.mean([grade(p, s).final_correct for p, s in zip(train_problems, train_solutions, strict=True)])
-    )
+    train_accuracy = float(np.mean([g.final_correct for g in train_grades]))
 
     verifiers = {}
     for name, data in (("prm", prm_data), ("orm", orm_data)):

@@ -44,7 +44,6 @@ CLAIM = Claim(
 def rlaif_vs_rlhf(cfg: RLAIFvsRLHFConfig, ctx: RunContext) -> Outcome:
     """Label one set of pairs twice (AI, gold), train a reward model and a PPO policy on each, compare by gold."""
     import copy
-    import math
 
     from ..data.formats import PreferenceExample
     from ..data.tasks import label_pairs
@@ -53,7 +52,14 @@ def rlaif_vs_rlhf(cfg: RLAIFvsRLHFConfig, ctx: RunContext) -> Outcome:
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
     from ..training.reward_model import reward_model_fn
-    from ._sentiment import evaluate, make_setup, pairwise_accuracy, sample, train_proxy_reward_model
+    from ._sentiment import (
+        evaluate,
+        make_setup,
+        mean_and_sem,
+        pairwise_accuracy,
+        sample,
+        train_proxy_reward_model,
+    )
 
     plt = pyplot()
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
@@ -140,8 +146,7 @@ def rlaif_vs_rlhf(cfg: RLAIFvsRLHFConfig, ctx: RunContext) -> Outcome:
             1.0 if gold(c) > gold(b) else 0.5 if gold(c) == gold(b) else 0.0
             for c, b in zip(completions, base_samples, strict=True)
         ]
-        win_rate = sum(wins) / len(wins)
-        win_se = math.sqrt(sum((w - win_rate) ** 2 for w in wins) / (len(wins) - 1) / len(wins))
+        win_rate, win_se = mean_and_sem(wins)
         results[name] = dict(
             pairs=len(pairs),
             rm_accuracy=rm_accuracy,

@@ -45,9 +45,9 @@ def majority_vote(
     """P(the most common final answer among ``n`` drawn solutions is the truth) — self-consistency —
     estimated over ``draws`` random draws; unreadable answers (None) do not vote, ties break at random."""
     _check_pool(n, len(answers))
-    rng, wins = random.Random(seed), 0
+    rng, wins, pool = random.Random(seed), 0, list(answers)
     for _ in range(draws):
-        votes = Counter(a for a in rng.sample(list(answers), n) if a is not None)
+        votes = Counter(a for a in rng.sample(pool, n) if a is not None)
         if votes:
             top = max(votes.values())
             wins += rng.choice([a for a, v in votes.items() if v == top]) == truth
