@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..generation.base import Generator, SamplingParams
-from .rlaif import choice_probability
+from .rlaif import order_averaged
 
 Role = Literal["proposer", "opponent", "consultant"]
 
@@ -197,8 +197,8 @@ class Debater:
         n = len(questions)
         out = []
         for straight, swapped in zip(completions[:n], completions[n:], strict=True):
-            p, q = choice_probability(straight), choice_probability(swapped)
-            out.append(None if p is None or q is None else (p + 1 - q) / 2)
+            averaged = order_averaged(straight, swapped)
+            out.append(None if averaged is None else averaged[0])
         return out
 
     def opening(self, questions: Sequence[DebateQuestion]) -> list[float | None]:
@@ -278,12 +278,12 @@ class LLMJudge:
         n = len(cases)
         out = []
         for straight, swapped in zip(completions[:n], completions[n:], strict=True):
-            p, q = choice_probability(straight), choice_probability(swapped)
-            if p is None or q is None:
+            averaged = order_averaged(straight, swapped)
+            if averaged is None:
                 answers = f"{straight.text!r} / {swapped.text!r}"
                 out.append(Judgement(None, f"no choice token in the judge's answers {answers}"))
             else:
-                p0 = (p + 1 - q) / 2
+                p0, p, q = averaged
                 rationale = f"P(option 1) = {p0:.3f} (shown first: {p:.3f}; shown second: {1 - q:.3f})"
                 out.append(Judgement(p0, rationale, (p, q)))
         return out

@@ -87,6 +87,14 @@ def choice_probability(completion: Completion, choices: tuple[str, str] = ("1", 
     return mass[choices[0]] / total if total > 0 else None
 
 
+def order_averaged(straight: Completion, swapped: Completion) -> tuple[float, float, float] | None:
+    """A two-way choice asked in both orders: P(the option shown first in ``straight`` is chosen), averaged
+    with the swapped order to cancel a preference for a position, (p + (1 − q)) / 2, followed by p and q
+    themselves. None when either answer holds no choice token."""
+    p, q = choice_probability(straight), choice_probability(swapped)
+    return None if p is None or q is None else ((p + (1 - q)) / 2, p, q)
+
+
 class PairwiseJudge:
     def __init__(
         self,
@@ -111,14 +119,14 @@ class PairwiseJudge:
         n = len(triples)
         labels = []
         for ab, ba in zip(completions[:n], completions[n:], strict=True):
-            p_ab, p_ba = choice_probability(ab), choice_probability(ba)
-            if p_ab is None or p_ba is None:
+            averaged = order_averaged(ab, ba)
+            if averaged is None:
                 answers = f"{ab.text!r} / {ba.text!r}"
                 labels.append(
                     PreferenceLabel(None, 0.0, f"no choice token in the answers {answers}", failed=True)
                 )
                 continue
-            p_a = (p_ab + (1 - p_ba)) / 2
+            p_a, p_ab, p_ba = averaged
             preferred = None if p_a == 0.5 else "a" if p_a > 0.5 else "b"
             rationale = f"P(A better) = {p_a:.3f} (A shown first: {p_ab:.3f}; B shown first: {1 - p_ba:.3f})"
             labels.append(
