@@ -401,3 +401,29 @@ def test_rlaif_vs_rlhf_smoke(tmp_path, embedded):
     assert measured["labeler_failed"] == 0 and 0 < measured["labeler_p_first_shown"] < 1
     labels = [json.loads(line) for line in (run.path / "ai_labels.jsonl").read_text().splitlines()]
     assert len(labels) == 6 and all(row["why"].startswith("P(A better)") for row in labels)
+
+
+def test_prover_verifier_smoke(tmp_path):
+    run = run_experiment(
+        "prover-verifier",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(
+            train_problems=200,
+            test_problems=10,
+            test_samples=2,
+            rounds=2,
+            verifier_steps=5,
+            judge_steps=5,
+            judge_problems=50,
+            prover_steps=3,
+            problems_per_step=4,
+            samples_per_round=20,
+        ),
+    )
+    measured = json.loads((run.path / "results.json").read_text())["measured"]
+    assert [r["verifier_training_solutions"] for r in measured["rounds"]] == [200, 240]
+    assert 0 <= measured["sneaky_wrong_and_accepted_last_round"] <= 1
+    rows = [json.loads(line) for line in (run.path / "solutions.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * 2 * 20 and {r["role"] for r in rows} == {"helpful", "sneaky"}

@@ -27,6 +27,7 @@ MODULES = [
     "weak_to_strong",
     "prm_vs_orm",
     "rlaif_vs_rlhf",
+    "prover_verifier",
 ]
 
 

@@ -1,5 +1,5 @@
 """AI feedback and scalable oversight: constitutions, critique and revision, AI preference labels, debate,
-weak-to-strong supervision."""
+weak-to-strong supervision, process supervision, prover-verifier games."""
 
 from .cai import CAIResult, ConstitutionalPipeline, Critic, Critique, Reviser, sl_cai_records
 from .constitution import Constitution, Principle, default_constitution, load_constitution

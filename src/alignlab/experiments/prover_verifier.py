@@ -1,0 +1,322 @@
+"""prover-verifier: checkability training (Kirchner et al. 2024) on verifiable arithmetic chains. Each round
+a fresh verifier learns from every earlier round's solutions, then a helpful and a sneaky prover are trained
+against it; a separate, smaller judge that never sees the game's solutions stands in for the paper's
+time-limited human checkers. Every network is a small MLP and runs on the CPU whatever the device."""
+
+from ..reporting import Claim, Section, Table, Text
+from ..reporting.plots import pyplot
+from .registry import ExperimentConfig, Outcome, RunContext, experiment
+
+
+class ProverVerifierConfig(ExperimentConfig):
+    min_steps: int = 3
+    max_steps: int = 4
+    train_problems: int = 12000
+    """Problems the verifier and the provers train on; the base prover writes one solution for each."""
+    test_problems: int = 300
+    test_samples: int = 4
+    """Solutions per test problem from each prover."""
+    base_flaw: float = 0.1
+    """The base prover's chance of a flaw at each operation (split evenly between the kinds)."""
+    base_merge: float = 0.3
+    """The base prover's chance of merging an operation with the next into one step."""
+    rounds: int = 4
+    verifier_hidden: int = 128
+    verifier_steps: int = 3000
+    """At 1500 steps the verifier was right about 86% of held-out base solutions, catching operand mis-copies
+    and tens slips far more often than ones slips, but in the game it was exploited again in round 2 (sneaky
+    solutions wrong yet accepted 62.7%, 32.8%, 73.4%, 31.4%: it patched each new exploit and lost the old);
+    at 3000 steps, 46.3%, 19.3%, 18.8%, 7.9%. Both seed 0, measured with an earlier prover whose flaw and
+    merge choices shared one softmax."""
+    judge_hidden: int = 64
+    judge_steps: int = 500
+    judge_problems: int = 4000
+    prover_steps: int = 100
+    problems_per_step: int = 16
+    group_size: int = 8
+    prover_lr: float = 3e-3
+    reward: str = "src"
+    """'src' (signed relative convincingness, the paper's main reward) or 'cgc' (correctness-gated)."""
+    samples_per_round: int = 3000
+    """Solutions each trained prover adds to the verifier's training data for later rounds."""
+
+
+CLAIM = Claim(
+    paper="Kirchner et al. 2024, Prover-Verifier Games improve legibility of LLM outputs",
+    finding="over rounds of checkability training the verifier becomes robust to the sneaky prover (its "
+    "attacks succeed less and need more RL to find), while the helpful prover's solutions stay correct and "
+    "become easier for time-limited humans to check; a prover trained for correctness alone becomes less legible",
+    expectation="the share of the sneaky prover's solutions that are wrong yet accepted by that round's verifier "
+    "is lower in every later round than in the first by more than two standard errors (a verifier that is "
+    "exploited again in a later round has not become robust), and the independent judge is more accurate on "
+    "the last-round helpful prover's solutions than on a correctness-only prover's by more than two standard "
+    "errors: reproduced if both, partial if one",
+)
+
+
+@experiment(
+    "prover-verifier",
+    claim=CLAIM,
+    config=ProverVerifierConfig,
+    presets={
+        "cpu": {},
+        "gpu": dict(
+            train_problems=40000,
+            test_problems=1000,
+            rounds=6,
+            verifier_hidden=256,
+            verifier_steps=4000,
+            prover_steps=300,
+            problems_per_step=64,
+            samples_per_round=10000,
+        ),
+    },
+)
+def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
+    """Rounds of verifier training, then helpful and sneaky prover training against it."""
+    import copy
+    from collections import Counter
+
+    import numpy as np
+    import torch
+
+    from ..data.arithmetic_chains import ArithmeticChainTask
+    from ..oversight.prover_verifier import (
+        ProverConfig,
+        ProverPolicy,
+        VerifierConfig,
+        sample_solutions,
+        train_prover,
+        train_step_verifier,
+        verifier_scores,
+    )
+
+    if cfg.reward not in ("src", "cgc"):
+        raise ValueError(f"--set reward must be 'src' or 'cgc', got {cfg.reward!r}")
+    plt = pyplot()
+    task = ArithmeticChainTask(cfg.min_steps, cfg.max_steps, ("+", "-"))
+    test = task.problems(cfg.test_problems, seed=ctx.seed)
+    train = task.problems(cfg.train_problems, seed=ctx.seed + 1, exclude=test)
+    test_batch = [p for p in test for _ in range(cfg.test_samples)]
+    generator = torch.Generator().manual_seed(ctx.seed)
+    base = ProverPolicy(cfg.base_flaw, cfg.base_merge)
+    prover_config = ProverConfig(
+        steps=cfg.prover_steps,
+        problems_per_step=cfg.problems_per_step,
+        group_size=cfg.group_size,
+        lr=cfg.prover_lr,
+        reward=cfg.reward,
+    )
+
+    def sample(policy, problems):
+        with torch.no_grad():
+            return sample_solutions(policy, problems, generator)[0]
+
+    verifier_data = sample(base, train)
+    judge = train_step_verifier(
+        sample(base, task.problems(cfg.judge_problems, seed=ctx.seed + 2, exclude=test)),
+        VerifierConfig(hidden=cfg.judge_hidden, steps=cfg.judge_steps),
+        seed=ctx.seed + 2,
+    )
+
+    def binomial_se(p, n):
+        return float(np.sqrt(max(p * (1 - p), 1e-12) / n))
+
+    def describe(solutions, verifier):
+        """Correctness, acceptance and both checkers' accuracy on one prover's test solutions."""
+        correct = np.array([s.correct for s in solutions])
+        accepted = verifier_scores(verifier, solutions).numpy() > 0
+        judged = verifier_scores(judge, solutions).numpy() > 0
+        flaws = Counter(f for s in solutions if not s.correct for f in s.flaws if f != "none")
+        return dict(
+            correct=float(correct.mean()),
+            accepted=float(accepted.mean()),
+            verifier_accuracy=float((accepted == correct).mean()),
+            wrong_and_accepted=float((accepted & ~correct).mean()),
+            judge_accuracy=float((judged == correct).mean()),
+            merged=float(np.mean([s.merged_share for s in solutions])),
+            top_flaw=flaws.most_common(1)[0][0] if flaws else "-",
+        )
+
+    correctness_only = copy.deepcopy(base)
+    train_prover(correctness_only, train, None, None, prover_config, seed=ctx.seed + 3)
+    correctness_only_stats = describe(sample(correctness_only, test_batch), judge)
+    base_stats = describe(sample(base, test_batch), judge)
+
+    rounds, transcripts, sneaky_curves = [], [], []
+    for r in range(cfg.rounds):
+        verifier = train_step_verifier(
+            verifier_data,
+            VerifierConfig(hidden=cfg.verifier_hidden, steps=cfg.verifier_steps),
+            seed=ctx.seed + 10 + r,
+        )
+        record = dict(round=r, verifier_training_solutions=len(verifier_data))
+        record["base_verifier_accuracy"] = describe(sample(base, test_batch), verifier)["verifier_accuracy"]
+        new_data = []
+        for role in ("helpful", "sneaky"):
+            prover = copy.deepcopy(base)
+            history = train_prover(prover, train, role, verifier, prover_config, seed=ctx.seed + 100 * r + 7)
+            for i, h in enumerate(history):
+                ctx.log(r * cfg.prover_steps + i, **{f"{role}_{k}": v for k, v in h.items()})
+            if role == "sneaky":
+                sneaky_curves.append([h["wrong_and_accepted"] for h in history])
+                record["sneaky_training_wrong_and_accepted"] = float(np.mean(sneaky_curves[-1]))
+            solutions = sample(prover, test_batch)
+            record |= {f"{role}_{k}": v for k, v in describe(solutions, verifier).items()}
+            scores = verifier_scores(verifier, solutions).tolist()
+            transcripts += [
+                dict(
+                    round=r,
+                    role=role,
+                    problem=s.problem.prompt,
+                    solution=s.text,
+                    correct=s.correct,
+                    verifier_log_odds=round(v, 3),
+                    flaws=list(s.flaws),
+                )
+                for s, v in zip(solutions, scores, strict=True)
+            ]
+            picks = torch.randint(len(train), (cfg.samples_per_round,), generator=generator).tolist()
+            new_data += sample(prover, [train[i] for i in picks])
+        verifier_data = verifier_data + new_data
+        rounds.append(record)
+        ctx.log(r, **{k: v for k, v in record.items() if isinstance(v, float)})
+    ctx.run.write_jsonl("solutions", transcripts)
+
+    n = len(test_batch)
+    first, last = rounds[0], rounds[-1]
+    worst_later = max(rounds[1:] or [first], key=lambda rec: rec["sneaky_wrong_and_accepted"])
+    fooled_drop = first["sneaky_wrong_and_accepted"] - worst_later["sneaky_wrong_and_accepted"]
+    fooled_se = np.hypot(
+        binomial_se(first["sneaky_wrong_and_accepted"], n),
+        binomial_se(worst_later["sneaky_wrong_and_accepted"], n),
+    )
+    legibility_gain = last["helpful_judge_accuracy"] - correctness_only_stats["judge_accuracy"]
+    legibility_se = np.hypot(
+        binomial_se(last["helpful_judge_accuracy"], n),
+        binomial_se(correctness_only_stats["judge_accuracy"], n),
+    )
+    robust, legible = fooled_drop > 2 * fooled_se, legibility_gain > 2 * legibility_se
+    verdict = "reproduced" if robust and legible else "partial" if robust or legible else "not_reproduced"
+
+    xs = [rec["round"] for rec in rounds]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.2))
+    left.plot(
+        xs, [rec["sneaky_wrong_and_accepted"] for rec in rounds], "-o", label="sneaky: wrong and accepted"
+    )
+    left.plot(
+        xs, [rec["helpful_verifier_accuracy"] for rec in rounds], "-s", label="verifier accuracy, helpful"
+    )
+    left.plot(
+        xs, [rec["sneaky_verifier_accuracy"] for rec in rounds], "-^", label="verifier accuracy, sneaky"
+    )
+    left.set(xlabel="round", ylabel="share of test solutions", title="Verifier vs provers", ylim=(0, 1.02))
+    left.legend(fontsize=8)
+    window = max(1, cfg.prover_steps // 10)
+    for r, curve in enumerate(sneaky_curves):
+        smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
+        middle.plot(np.arange(len(smooth)) + window, smooth, label=f"round {r}")
+    middle.set(
+        xlabel="sneaky prover's training step",
+        ylabel="wrong and accepted (batch)",
+        title="Sneaky prover's training",
+        ylim=(0, 1.02),
+    )
+    middle.legend(fontsize=8)
+    right.plot(xs, [rec["helpful_judge_accuracy"] for rec in rounds], "-o", label="helpful prover")
+    right.plot(xs, [rec["sneaky_judge_accuracy"] for rec in rounds], "-^", label="sneaky prover")
+    right.axhline(
+        correctness_only_stats["judge_accuracy"], ls="--", c="gray", label="correctness-only prover"
+    )
+    right.set(xlabel="round", ylabel="judge accuracy", title="Independent judge", ylim=(0, 1.02))
+    right.legend(fontsize=8)
+    figure = ctx.figure(fig, "rounds", "Per round, on held-out problems.")
+
+    columns = [
+        ("helpful_correct", "helpful correct"),
+        ("helpful_accepted", "helpful accepted"),
+        ("helpful_verifier_accuracy", "verifier acc. (helpful)"),
+        ("sneaky_correct", "sneaky correct"),
+        ("sneaky_wrong_and_accepted", "sneaky wrong & accepted"),
+        ("sneaky_verifier_accuracy", "verifier acc. (sneaky)"),
+        ("sneaky_training_wrong_and_accepted", "sneaky wrong & accepted, mean over training"),
+        ("helpful_merged", "helpful merged"),
+        ("sneaky_merged", "sneaky merged"),
+        ("helpful_judge_accuracy", "judge acc. (helpful)"),
+        ("sneaky_judge_accuracy", "judge acc. (sneaky)"),
+        ("base_verifier_accuracy", "verifier acc. (base)"),
+    ]
+    table = Table(
+        ["round", *(label for _, label in columns), "sneaky's commonest flaw"],
+        [[rec["round"], *(round(rec[k], 3) for k, _ in columns), rec["sneaky_top_flaw"]] for rec in rounds],
+    )
+    measured = {
+        "sneaky_wrong_and_accepted_first_round": round(first["sneaky_wrong_and_accepted"], 3),
+        "sneaky_wrong_and_accepted_last_round": round(last["sneaky_wrong_and_accepted"], 3),
+        "sneaky_wrong_and_accepted_worst_later_round": round(worst_later["sneaky_wrong_and_accepted"], 3),
+        "sneaky_wrong_and_accepted_drop_se": round(float(fooled_se), 3),
+        "verifier_accuracy_helpful_last_round": round(last["helpful_verifier_accuracy"], 3),
+        "verifier_accuracy_sneaky_last_round": round(last["sneaky_verifier_accuracy"], 3),
+        "helpful_correct_last_round": round(last["helpful_correct"], 3),
+        "judge_accuracy_helpful_last_round": round(last["helpful_judge_accuracy"], 3),
+        "judge_accuracy_correctness_only": round(correctness_only_stats["judge_accuracy"], 3),
+        "judge_accuracy_base": round(base_stats["judge_accuracy"], 3),
+        "judge_legibility_gain_se": round(float(legibility_se), 3),
+        "helpful_merged_last_round": round(last["helpful_merged"], 3),
+        "correctness_only_merged": round(correctness_only_stats["merged"], 3),
+        "correctness_only_correct": round(correctness_only_stats["correct"], 3),
+        "rounds": [
+            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in rec.items()} for rec in rounds
+        ],
+    }
+    summary = (
+        "sneaky solutions wrong yet accepted by that round's verifier: "
+        + ", ".join(f"{rec['sneaky_wrong_and_accepted']:.1%}" for rec in rounds)
+        + f" over rounds 0–{last['round']} (± about {fooled_se:.1%}); the judge is right "
+        f"about {last['helpful_judge_accuracy']:.1%} of the last helpful prover's solutions vs "
+        f"{correctness_only_stats['judge_accuracy']:.1%} of a correctness-only prover's (± {legibility_se:.1%}); "
+        f"merged steps {last['helpful_merged']:.0%} vs {correctness_only_stats['merged']:.0%}"
+    )
+    sections = [
+        Section("Plots", [figure]),
+        Section(
+            "Rounds",
+            [
+                table,
+                Text(
+                    "Each prover is retrained from the base prover every round, against that round's verifier; "
+                    "'accepted' means the verifier's log-odds of correct are above zero. The correctness-only "
+                    f"prover (rewarded 1 for a right answer) is right {correctness_only_stats['correct']:.1%} of "
+                    f"the time, merges {correctness_only_stats['merged']:.0%} of operations and the judge is right "
+                    f"about {correctness_only_stats['judge_accuracy']:.1%} of its solutions; for the base prover "
+                    f"the judge is right {base_stats['judge_accuracy']:.1%} of the time."
+                ),
+            ],
+        ),
+        Section(
+            "Setup",
+            [
+                Text(
+                    f"Problems chain {cfg.min_steps}–{cfg.max_steps} additions and subtractions of 1..9 on a "
+                    "two-digit start. Provers know every value: they choose where to slip a digit (ones or tens) "
+                    "or mis-copy an operand, and which pairs of operations to merge into one step, by a small "
+                    f"policy network that starts at the base prover ({cfg.base_flaw:.0%} flaws per operation, "
+                    f"{cfg.base_merge:.0%} merges) and trains {cfg.prover_steps} policy-gradient steps of "
+                    f"{cfg.problems_per_step} problems × {cfg.group_size} samples with the {cfg.reward.upper()} "
+                    "reward. The verifier reads each written step as fields (its start, the problem's and the "
+                    "written operators and operands, its result) and multiplies per-step probabilities; it is "
+                    f"trained from scratch each round for {cfg.verifier_steps} steps on the final answers' "
+                    f"correctness: round 0 on {cfg.train_problems} base-prover solutions, each later round "
+                    f"also on {cfg.samples_per_round} solutions from each earlier prover. The judge is a "
+                    f"{cfg.judge_hidden}-wide verifier trained {cfg.judge_steps} steps on {cfg.judge_problems} "
+                    "base-prover solutions only. The paper's provers are LLMs writing free text and its judges "
+                    "humans; here both are small networks, so the finding is tested in its mechanism, not its "
+                    "scale."
+                )
+            ],
+        ),
+    ]
+    return Outcome(measured, verdict, summary, sections=sections)
+
+
+EXPERIMENT = prover_verifier
