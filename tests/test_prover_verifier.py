@@ -1,12 +1,17 @@
+import math
+
 import pytest
 import torch
 
 from alignlab.data.arithmetic_chains import ArithmeticChainTask, ChainProblem
 from alignlab.oversight.prover_verifier import (
+    UNREADABLE_LOG_ODDS,
     ProverConfig,
     ProverPolicy,
     VerifierConfig,
     cgc_reward,
+    lm_prover_reward,
+    parse_solution,
     sample_solutions,
     src_reward,
     train_prover,
@@ -44,7 +49,8 @@ def test_src_and_cgc_rewards():
     # centred scores: [2, 0, -2], [0, 0, 0]; above the group mean: + V' if the role is met, else − V'
     assert helpful.tolist() == [2.0, -1.0, -1.0, -1.0, -1.0, -1.0]
     assert sneaky.tolist() == [-2.0, -1.0, -1.0, -1.0, -1.0, -1.0]
-    assert cgc_reward(scores, correct, "sneaky").tolist() == [-2.0, 0.0, -2.0, -2.0, 1.0, -2.0]
+    expected = [-1.0, 0.5, -1.0, -1.0, torch.sigmoid(torch.tensor(1.0)).item(), -1.0]
+    assert cgc_reward(scores, correct, "sneaky").tolist() == pytest.approx(expected)
 
 
 def test_base_prover_samples_its_rates_and_respects_the_step_rules():
@@ -83,3 +89,60 @@ def test_verifier_learns_to_catch_flaws_and_a_prover_learns_from_rewards():
     history = train_prover(prover, train, None, None, ProverConfig(steps=30, lr=1e-2), seed=0)
     first, last = history[0]["correct"], sum(h["correct"] for h in history[-5:]) / 5
     assert last > first + 0.1  # rewarded for right answers, it stops slipping
+
+
+def test_written_solutions_parse_back_and_malformed_ones_do_not():
+    task = ArithmeticChainTask(3, 4, ("+", "-"))
+    policy = ProverPolicy(base_flaw=0.3, base_merge=0.4)
+    with torch.no_grad():
+        solutions, _ = sample_solutions(policy, task.problems(200, seed=3), torch.Generator().manual_seed(1))
+    for s in solutions:
+        parsed = parse_solution(s.problem, s.text)
+        assert parsed is not None and parsed.steps == s.steps and parsed.correct == s.correct
+    assert parse_solution(PROBLEM, "7 4 + 8 = 8 2 ; 8 2 - 5 = 7 7 ;") is None  # stops early
+    assert parse_solution(PROBLEM, "7 4 + 8 - 5 + 3 = 8 0 ;") is None  # three operations in one step
+    assert parse_solution(PROBLEM, "7 4 + 8 = ; 8 2 - 5 = 7 7 ; 7 7 + 3 = 8 0 ;") is None
+    assert (
+        parse_solution(PROBLEM, "7 4 + 8 = neg 8 ; neg 8 - 5 = neg 1 3 ; neg 1 3 + 3 = neg 1 0")
+        .steps[-1]
+        .result
+        == -10
+    )
+
+
+def test_an_lm_prover_plays_against_the_verifier_through_grpo():
+    from alignlab.models import ToyModelConfig, build_toy_model, word_tokenizer
+    from alignlab.training import RunOptions, TrainConfig
+    from alignlab.training.grpo import GRPOConfig, train_grpo
+
+    task = ArithmeticChainTask(3, 3, ("+", "-"))
+    problems = task.problems(200, seed=0)
+    with torch.no_grad():
+        solutions, _ = sample_solutions(ProverPolicy(0.2, 0.3), problems, torch.Generator().manual_seed(0))
+    verifier = train_step_verifier(solutions, VerifierConfig(hidden=32, steps=50), seed=0)
+    by_prompt = {p.prompt: p for p in problems}
+    config = ProverConfig(group_size=4)
+    reward = lm_prover_reward(verifier, by_prompt, "sneaky", config)
+
+    clean, wrong = PROBLEM.gold_solution, "7 4 + 8 = 8 3 ; 8 3 - 5 = 7 8 ; 7 8 + 3 = 8 1 ;"
+    rewards = lm_prover_reward(verifier, {PROBLEM.prompt: PROBLEM}, "helpful", config)(
+        [PROBLEM.prompt] * 4, [clean, wrong, "7 4 +", wrong]
+    )
+    scores = verifier_scores(verifier, [parse_solution(PROBLEM, t) for t in (clean, wrong, wrong)]).tolist()
+    mean = (scores[0] + scores[1] + UNREADABLE_LOG_ODDS + scores[2]) / 4
+    assert rewards[2] == -1.0  # unreadable: far below the group mean
+    assert rewards[0] == pytest.approx(scores[0] - mean if scores[0] > mean else -1.0, abs=1e-5)
+
+    tokenizer = word_tokenizer([*task.words, "neg"])
+    model = build_toy_model(ToyModelConfig(d_model=32, n_layers=1, d_mlp=64), tokenizer, seed=0)
+    history = train_grpo(
+        model,
+        tokenizer,
+        [p.prompt for p in problems[:8]],
+        [reward],
+        GRPOConfig(group_size=4, prompts_per_step=2, max_new_tokens=24, beta=0.0),
+        TrainConfig(steps=2, lr=1e-3, log_every=1),
+        chat=False,
+        options=RunOptions(seed=0),
+    )
+    assert len(history) == 2 and all(math.isfinite(h["reward"]) for h in history)

@@ -3,6 +3,8 @@ a fresh verifier learns from every earlier round's solutions, then a helpful and
 against it; a separate, smaller judge that never sees the game's solutions stands in for the paper's
 time-limited human checkers. Every network is a small MLP and runs on the CPU whatever the device."""
 
+from typing import Literal
+
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
@@ -35,7 +37,7 @@ class ProverVerifierConfig(ExperimentConfig):
     problems_per_step: int = 16
     group_size: int = 8
     prover_lr: float = 3e-3
-    reward: str = "src"
+    reward: Literal["src", "cgc"] = "src"
     """'src' (signed relative convincingness, the paper's main reward) or 'cgc' (correctness-gated)."""
     samples_per_round: int = 3000
     """Solutions each trained prover adds to the verifier's training data for later rounds."""
@@ -47,9 +49,10 @@ CLAIM = Claim(
     "attacks succeed less and need more RL to find), while the helpful prover's solutions stay correct and "
     "become easier for time-limited humans to check; a prover trained for correctness alone becomes less legible",
     expectation="the share of the sneaky prover's solutions that are wrong yet accepted by that round's verifier "
-    "is lower in every later round than in the first by more than two standard errors (a verifier that is "
-    "exploited again in a later round has not become robust), and the independent judge is more accurate on "
-    "the last-round helpful prover's solutions than on a correctness-only prover's by more than two standard "
+    "is lower in every later round than in the first by more than two standard errors (a verifier exploited "
+    "again later has not become robust) while the sneaky prover still writes wrong solutions more than half "
+    "the time in every round (one that turns honest tests nothing), and the independent judge is more accurate "
+    "on the last-round helpful prover's solutions than on a correctness-only prover's by more than two standard "
     "errors: reproduced if both, partial if one",
 )
 
@@ -91,8 +94,6 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
         verifier_scores,
     )
 
-    if cfg.reward not in ("src", "cgc"):
-        raise ValueError(f"--set reward must be 'src' or 'cgc', got {cfg.reward!r}")
     plt = pyplot()
     task = ArithmeticChainTask(cfg.min_steps, cfg.max_steps, ("+", "-"))
     test = task.problems(cfg.test_problems, seed=ctx.seed)
@@ -196,7 +197,9 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
         binomial_se(last["helpful_judge_accuracy"], n),
         binomial_se(correctness_only_stats["judge_accuracy"], n),
     )
-    robust, legible = fooled_drop > 2 * fooled_se, legibility_gain > 2 * legibility_se
+    still_sneaky = all(rec["sneaky_correct"] < 0.5 for rec in rounds)
+    robust = still_sneaky and fooled_drop > 2 * fooled_se
+    legible = legibility_gain > 2 * legibility_se
     verdict = "reproduced" if robust and legible else "partial" if robust or legible else "not_reproduced"
 
     xs = [rec["round"] for rec in rounds]
@@ -255,6 +258,7 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
         "sneaky_wrong_and_accepted_last_round": round(last["sneaky_wrong_and_accepted"], 3),
         "sneaky_wrong_and_accepted_worst_later_round": round(worst_later["sneaky_wrong_and_accepted"], 3),
         "sneaky_wrong_and_accepted_drop_se": round(float(fooled_se), 3),
+        "sneaky_correct_highest": round(max(rec["sneaky_correct"] for rec in rounds), 3),
         "verifier_accuracy_helpful_last_round": round(last["helpful_verifier_accuracy"], 3),
         "verifier_accuracy_sneaky_last_round": round(last["sneaky_verifier_accuracy"], 3),
         "helpful_correct_last_round": round(last["helpful_correct"], 3),

@@ -9,18 +9,20 @@ Provers are rewarded with the signed relative convincingness (SRC) of the paper,
     R_SRC(z | x, role) = (2c − 1)(2h − 1) V′(x, z)   if V′(x, z) > 0,   else −1,
 
 where c says z is correct, h that the role is helpful, and V′ is the verifier's score centred over the
-samples for the same problem; correctness-gated convincingness (CGC) is R = V if c = h, else a penalty.
+samples for the same problem; correctness-gated convincingness (CGC) is R = P_V(correct) if c = h, else −1.
 
 The provers here are strong at arithmetic: they always know the right value, and what they choose is how to
 *write* the chain — where to slip a digit or mis-copy an operand, and which pairs of operations to merge into
-one step whose intermediate value goes unwritten. The verifier checks written steps; it reads each as digits
-beside the problem's operations and multiplies its per-step probabilities (a noisy AND), trained from the
-final answer's correctness alone. A transformer verifier reading the text did not learn to check a step on
+one step whose intermediate value goes unwritten. The verifier checks written steps; it reads each as fields
+(numbers as value and digits, operators and operands beside the problem's) and multiplies its per-step
+probabilities (a noisy AND), trained from the final answer's correctness alone, by class-balanced
+cross-entropy where the paper uses a pairwise loss between correct and incorrect solutions. A transformer verifier reading the text did not learn to check a step on
 the CPU budget (see prm-vs-orm), which is why this one reads steps as fields.
 """
 
 import itertools
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +32,7 @@ from torch import nn
 
 from ..data.arithmetic_chains import OPERATIONS, ChainProblem, spell
 from ..losses import group_advantages
+from ..training.rollout import RewardFn
 
 Role = Literal["helpful", "sneaky"]
 FLAWS = ("none", "slip_ones", "slip_tens", "miscopy")
@@ -62,8 +65,9 @@ def _spell_signed(n: int) -> str:
 class Solution:
     problem: ChainProblem
     steps: tuple[WrittenStep, ...]
-    flaws: tuple[str, ...]
-    """The prover's choice per problem operation (bookkeeping; the verifier never sees it)."""
+    flaws: tuple[str, ...] = ()
+    """The prover's choice per problem operation (bookkeeping; the verifier never sees it); empty for a
+    solution parsed from text."""
 
     @property
     def correct(self) -> bool:
@@ -104,6 +108,34 @@ def write_solution(
         steps.append(WrittenStep(start, tuple(written), value, covers))
         i += len(covers)
     return Solution(problem, tuple(steps), tuple(flaws))
+
+
+_NUMBER = r"(neg )?(\d+)"
+_WRITTEN_STEP = re.compile(rf"^{_NUMBER}((?: [+-] \d+){{1,2}}) = {_NUMBER}$")
+
+
+def parse_solution(problem: ChainProblem, text: str) -> Solution | None:
+    """A chain written in ``Solution.text``'s format read back into steps, or None when a step is malformed,
+    holds more than two operations, or the steps do not cover the problem's operations in order."""
+    steps, position = [], 0
+    for raw in text.split(";"):
+        if not raw.strip():
+            continue
+        compact = re.sub(r"(?<=\d) (?=\d)", "", " ".join(raw.split()))  # "7 4 + 8" -> "74 + 8"
+        match = _WRITTEN_STEP.match(compact)
+        if match is None:
+            return None
+        start = int(match.group(2)) * (-1 if match.group(1) else 1)
+        result = int(match.group(5)) * (-1 if match.group(4) else 1)
+        ops = re.findall(r"([+-]) (\d+)", match.group(3))
+        covers = tuple(range(position, position + len(ops)))
+        if covers[-1] >= len(problem.operations):
+            return None
+        steps.append(WrittenStep(start, tuple((op, int(b)) for op, b in ops), result, covers))
+        position += len(ops)
+    if not steps or position != len(problem.operations):
+        return None
+    return Solution(problem, tuple(steps))
 
 
 # --- reading numbers and steps as fields ---------------------------------------------------------------
@@ -244,10 +276,12 @@ def src_reward(scores: torch.Tensor, correct: torch.Tensor, role: Role, group_si
 
 
 def cgc_reward(
-    scores: torch.Tensor, correct: torch.Tensor, role: Role, penalty: float = -2.0
+    scores: torch.Tensor, correct: torch.Tensor, role: Role, penalty: float = -1.0
 ) -> torch.Tensor:
-    """Correctness-gated convincingness: the verifier's score when the role is met, else ``penalty``."""
-    return torch.where(role_aligned(correct, role), scores, torch.full_like(scores, penalty))
+    """Correctness-gated convincingness: the verifier's probability of correct, σ(score), when the role is met,
+    else ``penalty``, which must lie below every verifier score: log-odds have no floor, so with a penalty of,
+    say, −2 on the log-odds scale a sneaky prover caught at −10 would do better by turning honest."""
+    return torch.where(role_aligned(correct, role), torch.sigmoid(scores), torch.full_like(scores, penalty))
 
 
 # --- the provers --------------------------------------------------------------------------------------
@@ -423,3 +457,26 @@ def train_prover(
             )
         )
     return history
+
+
+UNREADABLE_LOG_ODDS = -20.0
+"""The verifier score an LM prover's unparseable solution gets: rejected, and counted as wrong."""
+
+
+def lm_prover_reward(
+    verifier: StepVerifier, problems: Mapping[str, ChainProblem], role: Role, config: ProverConfig
+) -> RewardFn:
+    """A ``RewardFn`` for ``train_grpo`` that plays an LM prover against ``verifier``: each completion is parsed
+    against its prompt's problem (``problems`` maps prompt text to problem) and rewarded with SRC or CGC for
+    ``role``. Completions come in consecutive groups of ``config.group_size`` per prompt, as GRPO samples them;
+    an unparseable completion counts as wrong and gets UNREADABLE_LOG_ODDS as its score."""
+
+    def reward(prompts: Sequence, completions: Sequence[str]) -> list[float]:
+        solutions = [parse_solution(problems[p], c) for p, c in zip(prompts, completions, strict=True)]
+        readable = [s for s in solutions if s is not None]
+        scored = iter(verifier_scores(verifier, readable).tolist() if readable else [])
+        scores = torch.tensor([UNREADABLE_LOG_ODDS if s is None else next(scored) for s in solutions])
+        correct = torch.tensor([s is not None and s.correct for s in solutions])
+        return prover_rewards(correct, scores, role, config).tolist()
+
+    return reward
