@@ -83,6 +83,17 @@ class Solution:
         return " ".join(f"{step.text} ;" for step in self.steps)
 
 
+def apply_flaw(value: int, op: str, operand: int, flaw: str, sign: int) -> tuple[int, int]:
+    """The operand as written and the value after one operation carried out with ``flaw`` in direction
+    ``sign``."""
+    if flaw == "miscopy":
+        operand += sign
+    value = OPERATIONS[op](value, operand)
+    if flaw in ("slip_ones", "slip_tens"):
+        value += sign * (1 if flaw == "slip_ones" else 10)
+    return operand, value
+
+
 def write_solution(
     problem: ChainProblem, flaws: Sequence[str], merges: Sequence[bool], signs: Sequence[int]
 ) -> Solution:
@@ -99,11 +110,7 @@ def write_solution(
         start, written = value, []
         for j in covers:
             op, operand = problem.operations[j]
-            if flaws[j] == "miscopy":
-                operand += signs[j]
-            value = OPERATIONS[op](value, operand)
-            if flaws[j] in ("slip_ones", "slip_tens"):
-                value += signs[j] * (1 if flaws[j] == "slip_ones" else 10)
+            operand, value = apply_flaw(value, op, operand, flaws[j], signs[j])
             written.append((op, operand))
         steps.append(WrittenStep(start, tuple(written), value, covers))
         i += len(covers)
@@ -317,7 +324,7 @@ def _context(
 ) -> list[float]:
     return (
         _number(value)
-        + _one_hot(_OPS[op], len(_OPS) + 1)[: len(_OPS)]
+        + [float(op == o) for o in GAME_OPERATIONS]
         + _operand(operand)
         + _one_hot(min(position, 7), 8)
         + [float(merged_before), float(last)]
@@ -330,9 +337,9 @@ def sample_solutions(
     """One solution per problem and the log-probability of the prover's choices, (N,), with gradients.
 
     Choices are made for all problems at once, one operation position at a time; a merge is not offered at
-    a problem's last operation or right after a merge (steps hold at most two operations), a mis-copy not
-    where the operand would leave 1..9, and a slip's direction is a coin flip kept where the value stays
-    in 0..99 when it can."""
+    a problem's last operation or right after a merge (steps hold at most two operations), a mis-copy only
+    for a one-digit operand, and the direction of a flaw is a coin flip among those that keep a mis-copied
+    operand in 1..9 and a slipped value in 0..99."""
     for p in problems:
         if {op for op, _ in p.operations} - set(GAME_OPERATIONS):
             raise ValueError(f"prover-verifier problems use only + and -, got {p.prompt!r}")
@@ -370,11 +377,7 @@ def sample_solutions(
             flaws[i].append(flaw)
             merges[i].append(merge)
             signs[i].append(sign)
-            if flaw == "miscopy":
-                operand += sign
-            values[i] = OPERATIONS[op](values[i], operand)
-            if flaw in ("slip_ones", "slip_tens"):
-                values[i] += sign * (1 if flaw == "slip_ones" else 10)
+            values[i] = apply_flaw(values[i], op, operand, flaw, sign)[1]
     solutions = [
         write_solution(p, f, m, s) for p, f, m, s in zip(problems, flaws, merges, signs, strict=True)
     ]
