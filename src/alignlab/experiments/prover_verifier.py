@@ -123,10 +123,11 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
     def binomial_se(p, n):
         return float(np.sqrt(max(p * (1 - p), 1e-12) / n))
 
-    def describe(solutions, verifier):
-        """Correctness, acceptance and both checkers' accuracy on one prover's test solutions."""
+    def describe(solutions, scores):
+        """Correctness, acceptance by the checker that gave ``scores`` (log-odds), and the judge's accuracy,
+        on one prover's test solutions."""
         correct = np.array([s.correct for s in solutions])
-        accepted = verifier_scores(verifier, solutions).numpy() > 0
+        accepted = scores.numpy() > 0
         judged = verifier_scores(judge, solutions).numpy() > 0
         flaws = Counter(f for s in solutions if not s.correct for f in s.flaws if f != "none")
         return dict(
@@ -141,8 +142,12 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
 
     correctness_only = copy.deepcopy(base)
     train_prover(correctness_only, train, None, None, prover_config, seed=ctx.seed + 3)
-    correctness_only_stats = describe(sample(correctness_only, test_batch), judge)
-    base_stats = describe(sample(base, test_batch), judge)
+
+    def judged_by(checker, solutions):
+        return describe(solutions, verifier_scores(checker, solutions))
+
+    correctness_only_stats = judged_by(judge, sample(correctness_only, test_batch))
+    base_stats = judged_by(judge, sample(base, test_batch))
 
     rounds, transcripts, sneaky_curves = [], [], []
     for r in range(cfg.rounds):
@@ -152,7 +157,7 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
             seed=ctx.seed + 10 + r,
         )
         record = dict(round=r, verifier_training_solutions=len(verifier_data))
-        record["base_verifier_accuracy"] = describe(sample(base, test_batch), verifier)["verifier_accuracy"]
+        record["base_verifier_accuracy"] = judged_by(verifier, sample(base, test_batch))["verifier_accuracy"]
         new_data = []
         for role in ("helpful", "sneaky"):
             prover = copy.deepcopy(base)
@@ -163,8 +168,8 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
                 sneaky_curves.append([h["wrong_and_accepted"] for h in history])
                 record["sneaky_training_wrong_and_accepted"] = float(np.mean(sneaky_curves[-1]))
             solutions = sample(prover, test_batch)
-            record |= {f"{role}_{k}": v for k, v in describe(solutions, verifier).items()}
-            scores = verifier_scores(verifier, solutions).tolist()
+            scores = verifier_scores(verifier, solutions)
+            record |= {f"{role}_{k}": v for k, v in describe(solutions, scores).items()}
             transcripts += [
                 dict(
                     round=r,
@@ -175,7 +180,7 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
                     verifier_log_odds=round(v, 3),
                     flaws=list(s.flaws),
                 )
-                for s, v in zip(solutions, scores, strict=True)
+                for s, v in zip(solutions, scores.tolist(), strict=True)
             ]
             picks = torch.randint(len(train), (cfg.samples_per_round,), generator=generator).tolist()
             new_data += sample(prover, [train[i] for i in picks])

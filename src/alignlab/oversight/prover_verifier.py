@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.arithmetic_chains import OPERATIONS, ChainProblem, spell
+from ..data.arithmetic_chains import OPERATIONS, ChainProblem, spell, split_steps
 from ..losses import group_advantages
 from ..training.rollout import RewardFn
 
@@ -125,9 +125,7 @@ def parse_solution(problem: ChainProblem, text: str) -> Solution | None:
     """A chain written in ``Solution.text``'s format read back into steps, or None when a step is malformed,
     holds more than two operations, or the steps do not cover the problem's operations in order."""
     steps, position = [], 0
-    for raw in text.split(";"):
-        if not raw.strip():
-            continue
+    for raw in split_steps(text):
         compact = re.sub(r"(?<=\d) (?=\d)", "", " ".join(raw.split()))  # "7 4 + 8" -> "74 + 8"
         match = _WRITTEN_STEP.match(compact)
         if match is None:
