@@ -3,39 +3,44 @@ a fresh verifier learns from every earlier round's solutions, then a helpful and
 against it; a separate, smaller judge that never sees the game's solutions stands in for the paper's
 time-limited human checkers. Every network is a small MLP and runs on the CPU whatever the device."""
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from .registry import ExperimentConfig, Outcome, RunContext, experiment
 
+Positive = Annotated[int, Field(ge=1)]
+
 
 class ProverVerifierConfig(ExperimentConfig):
     min_steps: int = 3
     max_steps: int = 4
-    train_problems: int = 12000
+    train_problems: Positive = 12000
     """Problems the verifier and the provers train on; the base prover writes one solution for each."""
-    test_problems: int = 300
-    test_samples: int = 4
+    test_problems: Positive = 300
+    test_samples: Positive = 4
     """Solutions per test problem from each prover."""
     base_flaw: float = 0.1
     """The base prover's chance of a flaw at each operation (split evenly between the kinds)."""
     base_merge: float = 0.3
     """The base prover's chance of merging an operation with the next into one step."""
-    rounds: int = 4
+    rounds: Positive = 4
     verifier_hidden: int = 128
-    verifier_steps: int = 3000
+    verifier_steps: Positive = 3000
     """At 1500 steps the verifier was right about 86% of held-out base solutions, catching operand mis-copies
     and tens slips far more often than ones slips, but in the game it was exploited again in round 2 (sneaky
     solutions wrong yet accepted 62.7%, 32.8%, 73.4%, 31.4%: it patched each new exploit and lost the old);
     at 3000 steps, 46.3%, 19.3%, 18.8%, 7.9%. Both seed 0, measured with an earlier prover whose flaw and
     merge choices shared one softmax."""
     judge_hidden: int = 64
-    judge_steps: int = 500
-    judge_problems: int = 4000
-    prover_steps: int = 100
-    problems_per_step: int = 16
-    group_size: int = 8
+    judge_steps: Positive = 500
+    judge_problems: Positive = 4000
+    prover_steps: Positive = 100
+    problems_per_step: Positive = 16
+    group_size: Annotated[int, Field(ge=2)] = 8
+    """Samples per problem in a prover's batch; rewards are compared within a group, so at least two."""
     prover_lr: float = 3e-3
     reward: Literal["src", "cgc"] = "src"
     """'src' (signed relative convincingness, the paper's main reward) or 'cgc' (correctness-gated)."""
