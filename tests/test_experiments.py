@@ -43,16 +43,40 @@ def test_tiny_pretrain_smoke(tmp_path):
     )
     results = json.loads((run.path / "results.json").read_text())
     config = json.loads((run.path / "config.json").read_text())
-    assert config["config"]["steps"] == 60 and config["seed"] == 0
+    assert config["config"]["steps"] == 60 and config["seeds"] == [0]
+    assert {"torch", "transformers", "accelerate"} <= set(config["versions"])
+    assert config["source_revision"].startswith(("git:", "sha256:"))
     assert results["verdict"] in {"reproduced", "partial", "not_reproduced"}
     assert results["measured"]["entropy_rate"] < results["measured"]["final_eval_loss"]
     # even 60 steps must beat a model that ignores context
     assert results["measured"]["final_eval_loss"] < results["measured"]["unigram_entropy"]
     assert [m["step"] for m in run.read_metrics()] == [20, 40, 60]
+    [seed] = results["per_seed"]
+    assert seed["seed"] == 0 and seed["record"]["eval_sequences"] == 64 and len(seed["record"]["curve"]) == 4
     assert (run.path / "plots" / "loss_curve.png").stat().st_size > 1000
     assert "data:image/png;base64," in (run.path / "report.html").read_text()
     [record] = RunIndex(tmp_path).list()
     assert (record.status, record.verdict) == ("finished", results["verdict"])
+
+
+def test_several_seeds_pool_into_one_verdict(tmp_path):
+    overrides = dict(steps=20, warmup_steps=0, eval_every=10, batch_size=8, eval_sequences=16)
+    run = run_experiment(
+        "tiny-pretrain", out=tmp_path, device="cpu", show_progress=False, overrides=overrides, seeds=[0, 5]
+    )
+    results = json.loads((run.path / "results.json").read_text())
+    assert results["seeds"] == [0, 5] and [s["seed"] for s in results["per_seed"]] == [0, 5]
+    first, second = (s["record"]["final_eval_loss"] for s in results["per_seed"])
+    assert first != second and results["measured"]["final_eval_loss"] == pytest.approx(
+        (first + second) / 2, abs=1e-4
+    )
+    assert {m["seed"] for m in run.read_metrics()} == {0, 5}
+    assert (run.path / "plots" / "seed-5-loss_curve.png").exists()
+    assert "Seed 5: Loss curve" in (run.path / "report.md").read_text()
+    for bad in ([], [1, 1], [-1], [2**32]):
+        with pytest.raises(AlignlabError, match="--seed"):
+            run_experiment("tiny-pretrain", out=tmp_path / "never", overrides=overrides, seeds=bad)
+    assert not (tmp_path / "never").exists()
 
 
 def test_same_seed_same_numbers(tmp_path):

@@ -26,12 +26,13 @@ def _results(**overrides) -> Results:
     values = dict(
         experiment="demo",
         preset="cpu",
-        seed=0,
+        seeds=[0],
         device="cpu",
         claim=CLAIM,
         paper_figures={"x": 0.9},
         measured={"x": 0.8, "n": 3},
         verdict="partial",
+        reasons=["x rose a little <b>"],
         summary="x rose a little <b>",
         started_at="t0",
         finished_at="t1",
@@ -79,8 +80,8 @@ def test_metrics_are_appended_as_json_lines(tmp_path):
 def test_index_records_started_finished_and_failed_runs(tmp_path):
     index = RunIndex(tmp_path)
     assert index.list() == []
-    index.started("demo-1", "demo", "cpu", 0, "cpu", "2026-01-01T00:00:00")
-    index.started("demo-2", "demo", "cpu", 1, "cpu", "2026-01-01T00:00:01")
+    index.started("demo-1", "demo", "cpu", [0], "cpu", "2026-01-01T00:00:00")
+    index.started("demo-2", "demo", "cpu", [1, 2], "cpu", "2026-01-01T00:00:01")
     index.finished("demo-1", _results())
     index.failed("demo-2", "RuntimeError: boom")
     records = {r.name: r for r in index.list()}

@@ -78,13 +78,34 @@ def _parse_overrides(assignments: list[str], config_file: Path | None) -> dict[s
     return overrides
 
 
+def _parse_seeds(seed: int | None, seeds: str | None) -> list[int]:
+    if seed is not None and seeds is not None:
+        raise AlignlabError("give --seed or --seeds, not both")
+    if seeds is None:
+        return [0 if seed is None else seed]
+    try:
+        return [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise AlignlabError(
+            f"--seeds expects integers separated by commas, e.g. 0,1,2; got {seeds!r}"
+        ) from None
+
+
 @app.command()
 def run(
     name: Annotated[str, typer.Argument(help="Experiment name (see `alignlab list`).")],
     preset: Annotated[
         str, typer.Option("--preset", help="cpu (default: minutes on 2 cores) or gpu.")
     ] = "cpu",
-    seed: Annotated[int, typer.Option("--seed", help="Seed for everything random.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for everything random (default 0).")
+    ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--seeds", help="Several seeds, e.g. 0,1,2: each is measured and one verdict pools them."
+        ),
+    ] = None,
     out: OutOption = Path("runs"),
     device: DeviceOption = "auto",
     assignments: Annotated[
@@ -101,7 +122,13 @@ def run(
     overrides = _parse_overrides(assignments or [], config_file)
     _quiet_transformers()
     folder = run_experiment(
-        name, preset=preset, seed=seed, out=out, device=device, overrides=overrides, show_progress=progress
+        name,
+        preset=preset,
+        seeds=_parse_seeds(seed, seeds),
+        out=out,
+        device=device,
+        overrides=overrides,
+        show_progress=progress,
     )
     import json
 
@@ -111,18 +138,28 @@ def run(
 
 
 @app.command()
-def runs(out: OutOption = Path("runs")) -> None:
+def runs(
+    out: OutOption = Path("runs"),
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the index from the run folders.")
+    ] = False,
+) -> None:
     """List the runs recorded under --out."""
     from .reporting import RunIndex
 
-    records = RunIndex(out).list()
+    index = RunIndex(out)
+    if rebuild:
+        if not out.is_dir():
+            raise AlignlabError(f"--out {out}: no such folder")
+        console.print(f"rebuilt {index.path}: {index.rebuild()} runs")
+    records = index.list()
     if not records:
         console.print(f"no runs recorded under {out}")
         return
-    table = Table("run", "preset", "seed", "device", "status", "verdict", "time")
+    table = Table("run", "preset", "seeds", "device", "status", "verdict", "time")
     for r in records:
         duration = f"{r.duration_s:.0f} s" if r.duration_s is not None else ""
-        table.add_row(r.name, r.preset, str(r.seed), r.device, r.status, r.verdict or "", duration)
+        table.add_row(r.name, r.preset, r.seeds, r.device, r.status, r.verdict or "", duration)
     console.print(table)
 
 

@@ -1,33 +1,47 @@
-"""Experiments as data: a claim, a config class, presets, and a function that runs it.
+"""Experiments as data: a claim, a config class, presets, a function that measures, and one that decides.
 
-``@experiment(...)`` turns a function ``fn(config, ctx) -> Outcome`` into an ``Experiment`` (it registers
-nothing on import); ``catalog.py`` lists the modules that make up the catalog. A config is a frozen
-pydantic model whose fields are the experiment's arguments: a preset is a set of field values, and the
-resolved config is written into every run folder, so any run can be re-created from it.
+An experiment is measure -> decide -> report. ``@experiment(...)`` turns a function
+``measure(config, ctx) -> Measurement`` into an ``Experiment`` (it registers nothing on import); the
+``decide`` it is given turns the typed records of one or more seeds into a verdict (see ``verdict.py``).
+``catalog.py`` lists the modules that make up the catalog. A config is a frozen pydantic model whose fields
+are the experiment's arguments: a preset is a set of field values, and the resolved config is written into
+every run folder, so any run can be re-created from it.
 """
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+from ..config import FrozenConfig
 from ..errors import AlignlabError
 from ..reporting import Claim, Figure, RunFolder, Section, Verdict
+from .verdict import DecideFn, Record
 
 if TYPE_CHECKING:
     import torch
 
 
-class ExperimentConfig(BaseModel):
-    """Base of every experiment's config: frozen, and unknown fields are errors."""
+class ExperimentConfig(FrozenConfig):
+    """Base of every experiment's config: frozen, unknown fields are errors, and NaN or infinite numbers
+    are refused; fields use the bounded types of ``alignlab.config``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+@dataclass
+class Measurement:
+    """What an experiment's measure function returns for one seed: the typed record the verdict is decided
+    from, and the report's sections for that seed."""
+
+    record: Record
+    sections: list[Section] = field(default_factory=list)
 
 
 @dataclass
 class Outcome:
-    """What an experiment function returns; the runner turns it into results.json and the report."""
+    """The older shape (an experiment that decides its own verdict), accepted while the catalog moves to
+    ``Measurement`` and a separate ``decide``."""
 
     measured: dict[str, Any]
     verdict: Verdict
@@ -41,19 +55,36 @@ T = TypeVar("T")
 
 @dataclass
 class RunContext:
-    """What an experiment gets besides its config: where to write, on which device, with which seed."""
+    """What an experiment gets besides its config: where to write, on which device, with which seed.
+
+    With several seeds in one run, each seed's files go into ``seed-<s>/`` and its plots are named
+    ``plots/seed-<s>-<name>.png``; with one seed both sit in the run folder itself."""
 
     run: RunFolder
     device: "torch.device"
     seed: int
     preset: str
     show_progress: bool = True
+    several_seeds: bool = False
 
-    def log(self, step: int, **metrics: float) -> None:
-        self.run.log_metrics(step, **metrics)
+    @property
+    def path(self) -> Path:
+        """The folder for this seed's files (created on first use)."""
+        if not self.several_seeds:
+            return self.run.path
+        folder = self.run.path / f"seed-{self.seed}"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def log(self, step: int, **metrics: Any) -> None:
+        self.run.log_metrics(step, **({"seed": self.seed} if self.several_seeds else {}), **metrics)
 
     def figure(self, fig, name: str, caption: str = "") -> Figure:
-        return self.run.save_figure(fig, name, caption)
+        return self.run.save_figure(fig, f"seed-{self.seed}-{name}" if self.several_seeds else name, caption)
+
+    def write_jsonl(self, name: str, rows: list[dict[str, Any]]) -> Path:
+        """Write a dataset the run produced (e.g. SFT or preference records) as ``<name>.jsonl``."""
+        return self.run.write_jsonl(name, rows, folder=self.path)
 
     def progress(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
         if not self.show_progress:
@@ -64,7 +95,7 @@ class RunContext:
         yield from track(items, description=description, total=total, transient=True)
 
 
-ExperimentFn = Callable[[Any, RunContext], Outcome]
+MeasureFn = Callable[[Any, RunContext], Measurement | Outcome]
 
 
 @dataclass(frozen=True)
@@ -73,8 +104,11 @@ class Experiment:
     claim: Claim
     config_cls: type[ExperimentConfig]
     presets: dict[str, dict[str, Any]]
-    fn: ExperimentFn
+    fn: MeasureFn
     description: str = ""
+    decide: DecideFn | None = None
+    """Records of one or more seeds -> Decision; None only for experiments still on ``Outcome``."""
+    paper_figures: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, preset: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
         """The config for ``preset`` with ``overrides`` on top; a bad name or value is one clear error."""
@@ -94,14 +128,21 @@ class Experiment:
 
 
 def experiment(
-    name: str, *, claim: Claim, config: type[ExperimentConfig], presets: dict[str, dict[str, Any]]
-) -> Callable[[ExperimentFn], Experiment]:
+    name: str,
+    *,
+    claim: Claim,
+    config: type[ExperimentConfig],
+    presets: dict[str, dict[str, Any]],
+    decide: DecideFn | None = None,
+    paper_figures: dict[str, Any] | None = None,
+) -> Callable[[MeasureFn], Experiment]:
     """Declare an experiment. Presets must include ``cpu`` (the default) and must each be valid."""
     if "cpu" not in presets:
         raise ValueError(f"experiment {name!r} needs a 'cpu' preset")
 
-    def wrap(fn: ExperimentFn) -> Experiment:
-        exp = Experiment(name, claim, config, presets, fn, (fn.__doc__ or "").strip().split("\n")[0])
+    def wrap(fn: MeasureFn) -> Experiment:
+        description = (fn.__doc__ or "").strip().split("\n")[0]
+        exp = Experiment(name, claim, config, presets, fn, description, decide, paper_figures or {})
         for preset in presets:
             exp.resolve(preset)  # a broken preset fails at import, not in a user's run
         return exp

@@ -1,38 +1,58 @@
-"""Running an experiment into a run folder, with the run recorded in the output folder's index."""
+"""Running an experiment into a run folder: every seed measured, one verdict decided on them all, the run
+recorded in the output folder's index."""
 
-import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..reporting import Results, RunFolder, RunIndex, ensure_writable
+from ..errors import AlignlabError
+from ..reporting import Results, RunFolder, RunIndex, Section, ensure_writable
+from ..reporting.provenance import source_revision, versions
+from ..reporting.results import SeedResult
 from .catalog import get_experiment
-from .registry import RunContext
+from .registry import Experiment, ExperimentConfig, Measurement, RunContext
+from .verdict import decide_over_seeds
+
+MAX_SEED = 2**32
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """Distinct integers in [0, 2**32): numpy and torch seeds both accept these."""
+    seeds = list(seeds)
+    if not seeds:
+        raise AlignlabError("--seeds: give at least one seed")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+            raise AlignlabError(f"--seed: {seed!r} is not an integer in [0, 2**32)")
+    if len(set(seeds)) != len(seeds):
+        raise AlignlabError(f"--seeds: {seeds} repeats a seed")
+    return seeds
+
+
 def run_experiment(
     name: str,
     *,
     preset: str = "cpu",
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     out: Path = Path("runs"),
     device: str = "auto",
     overrides: dict[str, Any] | None = None,
     show_progress: bool = True,
 ) -> RunFolder:
-    """Validate everything (experiment, preset, config, device, output folder) before writing anything,
-    then run. A failed run stays on disk, marked failed in the index, and the error is re-raised."""
-    import transformers
-
-    from ..models import resolve_device
-
+    """Validate everything (experiment, preset, config, seeds, device, output folder) before writing
+    anything, then measure each seed and decide one verdict on all of them. A failed run stays on disk,
+    marked failed in the index, and the error is re-raised."""
     exp = get_experiment(name)
     config = exp.resolve(preset, overrides)
+    seeds = check_seeds(seeds)
+    from ..models import resolve_device
+
     torch_device = resolve_device(device)
     ensure_writable(out)
 
@@ -42,36 +62,107 @@ def run_experiment(
         {
             "experiment": exp.name,
             "preset": preset,
-            "seed": seed,
+            "seeds": seeds,
             "device": str(torch_device),
+            "started_at": started_at,
             "config": config.model_dump(),
             "alignlab_version": __version__,
-            "python": platform.python_version(),
+            "source_revision": source_revision(),
+            "versions": versions(),
         }
     )
     index = RunIndex(out)
-    index.started(run.name, exp.name, preset, seed, str(torch_device), started_at)
-    transformers.set_seed(seed)
+    index.started(run.name, exp.name, preset, seeds, str(torch_device), started_at)
     try:
-        outcome = exp.fn(config, RunContext(run, torch_device, seed, preset, show_progress))
-        results = Results(
-            experiment=exp.name,
-            preset=preset,
-            seed=seed,
-            device=str(torch_device),
-            claim=exp.claim,
-            paper_figures=outcome.paper_figures,
-            measured=outcome.measured,
-            verdict=outcome.verdict,
-            summary=outcome.summary,
-            started_at=started_at,
-            finished_at=_now(),
-            duration_s=round(time.perf_counter() - start, 2),
-            alignlab_version=__version__,
+        results, sections = _measure_and_decide(exp, config, run, seeds, torch_device, preset, show_progress)
+        results = results.model_copy(
+            update=dict(
+                started_at=started_at, finished_at=_now(), duration_s=round(time.perf_counter() - start, 2)
+            )
         )
-        run.write_results(results, outcome.sections)
+        run.write_results(results, sections)
     except BaseException as e:
         index.failed(run.name, f"{type(e).__name__}: {e}")
         raise
     index.finished(run.name, results)
     return run
+
+
+def _measure_and_decide(
+    exp: Experiment,
+    config: ExperimentConfig,
+    run: RunFolder,
+    seeds: list[int],
+    device,
+    preset: str,
+    show_progress: bool,
+) -> tuple[Results, list[Section]]:
+    import transformers
+
+    several = len(seeds) > 1
+    measurements: list[Measurement] = []
+    durations: list[float] = []
+    for seed in seeds:
+        transformers.set_seed(seed)
+        start = time.perf_counter()
+        measurement = exp.fn(config, RunContext(run, device, seed, preset, show_progress, several))
+        durations.append(round(time.perf_counter() - start, 2))
+        if exp.decide is None:  # an experiment that still decides inside its function
+            if several:
+                raise AlignlabError(f"experiment {exp.name!r} runs one seed at a time; pass a single --seed")
+            return _legacy_results(exp, preset, seeds, device, measurement), measurement.sections
+        measurements.append(measurement)
+
+    pooled, per_seed = decide_over_seeds(exp.decide, [m.record for m in measurements])
+    sections: list[Section] = []
+    for seed, m in zip(seeds, measurements, strict=True):
+        sections += [Section(f"Seed {seed}: {s.title}", s.blocks) if several else s for s in m.sections]
+    results = Results(
+        experiment=exp.name,
+        preset=preset,
+        seeds=seeds,
+        device=str(device),
+        claim=exp.claim,
+        paper_figures=exp.paper_figures,
+        measured=pooled.figures,
+        verdict=pooled.verdict,
+        reasons=list(pooled.reasons),
+        summary=pooled.summary,
+        per_seed=[
+            SeedResult(
+                seed=seed,
+                verdict=d.verdict,
+                summary=d.summary,
+                measured=d.figures,
+                record=m.record.model_dump(),
+                duration_s=duration,
+            )
+            for seed, d, m, duration in zip(seeds, per_seed, measurements, durations, strict=True)
+        ],
+        started_at="",
+        finished_at="",
+        duration_s=0.0,
+        alignlab_version=__version__,
+        source_revision=source_revision(),
+    )
+    return results, sections
+
+
+def _legacy_results(exp: Experiment, preset: str, seeds: list[int], device, outcome) -> Results:
+    return Results(
+        experiment=exp.name,
+        preset=preset,
+        seeds=seeds,
+        device=str(device),
+        claim=exp.claim,
+        paper_figures=outcome.paper_figures,
+        measured=outcome.measured,
+        verdict=outcome.verdict,
+        reasons=[outcome.summary],
+        summary=outcome.summary,
+        started_at="",
+        finished_at="",
+        duration_s=0.0,
+        alignlab_version=__version__,
+        source_revision=source_revision(),
+    )

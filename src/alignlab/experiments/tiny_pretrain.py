@@ -1,28 +1,33 @@
 """tiny-pretrain: train a toy transformer from scratch on a synthetic language whose entropy rate is known."""
 
+from collections.abc import Sequence
+
 from pydantic import model_validator
 
+from ..config import Count, LearningRate, NonNegativeCount, PositiveFloat
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
-from .registry import ExperimentConfig, Outcome, RunContext, experiment
+from ..stats import Estimate, pooled_estimate
+from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .verdict import Decision, Record, not_applicable
 
 
 class TinyPretrainConfig(ExperimentConfig):
-    n_words: int = 64
+    n_words: Count = 64
     """Vocabulary of the synthetic Markov language."""
-    concentration: float = 0.1
+    concentration: PositiveFloat = 0.1
     """Dirichlet concentration of the language's transition rows (lower: more predictable)."""
-    seq_len: int = 64
-    batch_size: int = 32
-    steps: int = 600
-    lr: float = 3e-3
-    warmup_steps: int = 30
-    d_model: int = 64
-    n_layers: int = 2
-    n_heads: int = 4
-    d_mlp: int = 256
-    eval_every: int = 50
-    eval_sequences: int = 256
+    seq_len: Count = 64
+    batch_size: Count = 32
+    steps: Count = 600
+    lr: LearningRate = 3e-3
+    warmup_steps: NonNegativeCount = 30
+    d_model: Count = 64
+    n_layers: Count = 2
+    n_heads: Count = 4
+    d_mlp: Count = 256
+    eval_every: Count = 50
+    eval_sequences: Count = 256
 
     @model_validator(mode="after")
     def _consistent(self) -> "TinyPretrainConfig":
@@ -40,14 +45,73 @@ CLAIM = Claim(
     finding="the cross-entropy of any model of a stationary source is bounded below by the source's entropy "
     "rate; a good model trained by next-token prediction approaches it",
     expectation="held-out loss falls from ln(V) through the unigram entropy towards the entropy rate; "
-    "reproduced if at least 90% of the unigram-to-entropy-rate gap is closed, partial if at least 50%",
+    "reproduced if the share of the unigram-to-entropy-rate gap closed is at least 90% by more than two "
+    "standard errors (over held-out sequences, and over seeds when pooled), not reproduced if it is below 50% "
+    "by more than two, partial between; not applicable if the language leaves no gap to close (< 0.05 nats)",
 )
+
+MIN_GAP = 0.05
+"""Nats: a language whose unigram entropy is this close to its entropy rate has no context to learn, and the
+share of the gap closed would be a ratio of noise."""
+
+
+class TinyPretrainRecord(Record):
+    final_eval_loss: float
+    final_eval_loss_se: float
+    """Standard error over held-out sequences (each sequence's mean loss is one observation)."""
+    eval_sequences: int
+    entropy_rate: float
+    unigram_entropy: float
+    parameters: int
+    tokens_seen: int
+    curve: list[tuple[int, float]]
+    """(step, held-out loss)."""
+
+    @property
+    def gap_closed(self) -> Estimate:
+        gap = self.unigram_entropy - self.entropy_rate
+        return Estimate(
+            (self.unigram_entropy - self.final_eval_loss) / gap,
+            self.final_eval_loss_se / gap,
+            self.eval_sequences,
+        )
+
+
+def decide(records: Sequence[TinyPretrainRecord]) -> Decision:
+    gaps = [r.unigram_entropy - r.entropy_rate for r in records]
+    figures = {
+        "final_eval_loss": round(sum(r.final_eval_loss for r in records) / len(records), 4),
+        "entropy_rate": round(sum(r.entropy_rate for r in records) / len(records), 4),
+        "unigram_entropy": round(sum(r.unigram_entropy for r in records) / len(records), 4),
+    }
+    if min(gaps) < MIN_GAP:
+        return not_applicable(
+            f"the language's unigram entropy is within {min(gaps):.3f} nats of its entropy rate: no context "
+            "to learn, so the share of the gap closed is not meaningful",
+            figures,
+        )
+    closed = pooled_estimate([r.gap_closed for r in records])
+    if not closed.finite:
+        return not_applicable("the held-out loss is not a finite number", figures)
+    figures["gap_closed"] = round(closed.value, 3)
+    figures["gap_closed_se"] = round(closed.se, 4)
+    reason = (
+        f"{closed.value:.1%} ± {closed.se:.1%} of the unigram-to-entropy-rate gap closed "
+        f"({len(records)} seed(s), {closed.n} held-out sequences)"
+    )
+    if closed.clearly_above(0.9):
+        return Decision("reproduced", (reason + ": above 90% by more than two standard errors",), figures)
+    if closed.clearly_below(0.5):
+        return Decision("not_reproduced", (reason + ": below 50% by more than two standard errors",), figures)
+    return Decision("partial", (reason + ": not clearly above 90% nor clearly below 50%",), figures)
 
 
 @experiment(
     "tiny-pretrain",
     claim=CLAIM,
     config=TinyPretrainConfig,
+    decide=decide,
+    paper_figures={"entropy_rate": "the loss floor", "gap_closed": "→ 1 with enough data and capacity"},
     presets={
         "cpu": {},
         "gpu": dict(
@@ -64,7 +128,7 @@ CLAIM = Claim(
         ),
     },
 )
-def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
+def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Measurement:
     """Train a toy Llama from scratch on a Markov language and compare its loss with the entropy rate."""
     plt = pyplot()
     import math
@@ -91,18 +155,22 @@ def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
     ).to(ctx.device)
     n_params = sum(p.numel() for p in model.parameters())
 
-    train_ids = torch.from_numpy(
-        language.sample(cfg.steps * cfg.batch_size, cfg.seq_len, seed=ctx.seed + 1) + offset
-    )
     eval_ids = torch.from_numpy(language.sample(cfg.eval_sequences, cfg.seq_len, seed=ctx.seed + 2) + offset)
-    batches = ({"input_ids": chunk} for chunk in train_ids.split(cfg.batch_size))
+    batches = (  # fresh samples, drawn as they are needed
+        {"input_ids": torch.from_numpy(language.sample(cfg.batch_size, cfg.seq_len, seed=seed) + offset)}
+        for seed in range(ctx.seed * 1_000_003 + 1, ctx.seed * 1_000_003 + 1 + cfg.steps)
+    )
 
     @torch.no_grad()
+    def sequence_losses() -> torch.Tensor:
+        """(eval_sequences,): each held-out sequence's mean next-token loss."""
+        from ..scoring.logprobs import token_logprobs
+
+        chunks = [c.to(ctx.device) for c in eval_ids.split(64)]
+        return torch.cat([-token_logprobs(model(input_ids=c).logits, c).mean(-1).cpu() for c in chunks])
+
     def eval_loss() -> float:
-        losses = [
-            model(input_ids=c.to(ctx.device), labels=c.to(ctx.device)).loss.item() for c in eval_ids.split(64)
-        ]
-        return sum(losses) / len(losses)
+        return sequence_losses().mean().item()
 
     curve = [(0, eval_loss())]
     progress = iter(
@@ -127,10 +195,9 @@ def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
         options=RunOptions(device=ctx.device, on_log=on_log),
     )
 
-    final = curve[-1][1]
+    final_losses = sequence_losses()
+    final = final_losses.mean().item()
     h_rate, h_unigram, h_uniform = language.entropy_rate, language.unigram_entropy, math.log(cfg.n_words)
-    gap_closed = (h_unigram - final) / (h_unigram - h_rate)
-    verdict = "reproduced" if gap_closed >= 0.9 else "partial" if gap_closed >= 0.5 else "not_reproduced"
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(*zip(*curve, strict=True), marker="o", label="held-out loss")
@@ -150,17 +217,15 @@ def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
         fig, "loss_curve", "Held-out loss against the source's entropy rate and unigram entropy"
     )
 
-    measured = {
-        "final_eval_loss": round(final, 4),
-        "entropy_rate": round(h_rate, 4),
-        "unigram_entropy": round(h_unigram, 4),
-        "gap_closed": round(gap_closed, 3),
-        "parameters": n_params,
-        "tokens_seen": cfg.steps * cfg.batch_size * cfg.seq_len,
-    }
-    summary = (
-        f"held-out loss {final:.3f} nats/token against an entropy-rate floor of {h_rate:.3f} and a unigram "
-        f"entropy of {h_unigram:.3f}: {gap_closed:.0%} of the unigram-to-floor gap closed"
+    record = TinyPretrainRecord(
+        final_eval_loss=final,
+        final_eval_loss_se=final_losses.std().item() / math.sqrt(len(final_losses)),
+        eval_sequences=len(final_losses),
+        entropy_rate=h_rate,
+        unigram_entropy=h_unigram,
+        parameters=n_params,
+        tokens_seen=cfg.steps * cfg.batch_size * cfg.seq_len,
+        curve=curve,
     )
     sections = [
         Section(
@@ -172,14 +237,12 @@ def tiny_pretrain(cfg: TinyPretrainConfig, ctx: RunContext) -> Outcome:
                 Text(
                     f"A first-order Markov language over {cfg.n_words} words (Dirichlet rows, concentration "
                     f"{cfg.concentration}); a {cfg.n_layers}-layer toy Llama trained on "
-                    f"{measured['tokens_seen']:,} tokens of fresh samples, evaluated on {cfg.eval_sequences} held-out sequences."
+                    f"{record.tokens_seen:,} tokens of fresh samples, evaluated on {cfg.eval_sequences} held-out sequences."
                 )
             ],
         ),
     ]
-    return Outcome(
-        measured, verdict, summary, paper_figures={"entropy_rate": "the loss floor"}, sections=sections
-    )
+    return Measurement(record, sections)
 
 
 EXPERIMENT = tiny_pretrain

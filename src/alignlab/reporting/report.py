@@ -3,6 +3,7 @@
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ class Section:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -56,6 +59,21 @@ def _header_sections(results: Results) -> list[Section]:
         ["figure", "measured here", "paper"],
         [[k, _fmt(results.measured.get(k, "—")), _fmt(results.paper_figures.get(k, "—"))] for k in keys],
     )
+    verdict = [
+        Text(f"**{results.verdict}**"),
+        *[Text(f"- {reason}") for reason in results.reasons],
+        comparison,
+    ]
+    if len(results.per_seed) > 1:
+        figures = list(dict.fromkeys(k for s in results.per_seed for k in s.measured))
+        verdict += [
+            Text(f"Each seed on its own ({len(results.per_seed)} seeds; the verdict above pools them):"),
+            Table(
+                ["seed", "verdict", *figures],
+                [[s.seed, s.verdict, *[_fmt(s.measured.get(k)) for k in figures]] for s in results.per_seed],
+            ),
+        ]
+    seeds = ", ".join(str(s) for s in results.seeds)
     return [
         Section(
             "Claim",
@@ -64,25 +82,32 @@ def _header_sections(results: Results) -> list[Section]:
                 Text(f"At this scale we look for: {results.claim.expectation}"),
             ],
         ),
-        Section("Verdict", [Text(f"**{results.verdict}** — {results.summary}"), comparison]),
+        Section("Verdict", verdict),
         Section(
             "Run",
             [
                 Table(
-                    ["preset", "seed", "device", "duration", "alignlab"],
+                    ["preset", "seeds", "device", "duration", "alignlab", "source"],
                     [
                         [
                             results.preset,
-                            results.seed,
+                            seeds,
                             results.device,
                             f"{results.duration_s:.1f} s",
                             results.alignlab_version,
+                            results.source_revision,
                         ]
                     ],
                 )
             ],
         ),
     ]
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks in ``text``, so model output cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def render_markdown(results: Results, sections: list[Section]) -> str:
@@ -94,7 +119,8 @@ def render_markdown(results: Results, sections: list[Section]) -> str:
                 case Text(text):
                     lines += [text, ""]
                 case Code(text):
-                    lines += ["```", text, "```", ""]
+                    fence = _fence(text)
+                    lines += [fence, text, fence, ""]
                 case Table(columns, rows):
                     lines.append("| " + " | ".join(columns) + " |")
                     lines.append("|" + "---|" * len(columns))

@@ -20,18 +20,36 @@ class Claim(BaseModel):
     """What a small-scale run must show to count as reproducing it."""
 
 
+class SeedResult(BaseModel):
+    """One seed's share of a run: its own verdict, headline figures and the full measured record."""
+
+    seed: int
+    verdict: Verdict
+    summary: str
+    measured: dict[str, Any]
+    """Headline figures, as in ``Results.measured``."""
+    record: dict[str, Any]
+    """Everything the experiment measured for this seed (its typed record)."""
+    duration_s: float
+
+
 class Results(BaseModel):
     experiment: str
     preset: str
-    seed: int
+    seeds: list[int]
     device: str
     claim: Claim
     paper_figures: dict[str, Any]
     """The paper's numbers, under the same keys as ``measured`` where they are comparable."""
     measured: dict[str, Any]
+    """Headline figures, pooled over the seeds."""
     verdict: Verdict
+    """Decided once on the pooled records; partial at best when the seeds' own verdicts differ."""
+    reasons: list[str] = []
     summary: str
+    per_seed: list[SeedResult] = []
     started_at: str
     finished_at: str
     duration_s: float
     alignlab_version: str
+    source_revision: str = ""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AlignlabError
-from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from .atomic import strict_json, write_bytes_atomic, write_json_atomic, write_text_atomic
 from .report import Figure, Section, render_html, render_markdown
 from .results import Results
 
@@ -59,7 +59,8 @@ class RunFolder:
 
     def log_metrics(self, step: int, **metrics: float) -> None:
         """Append one JSON line; each line is written whole with a single write."""
-        line = json.dumps({"step": step, "time": round(time.time(), 3), **metrics}) + "\n"
+        record = strict_json({"step": step, "time": round(time.time(), 3), **metrics})
+        line = json.dumps(record, allow_nan=False) + "\n"
         with (self.path / "metrics.jsonl").open("a") as f:
             f.write(line)
 
@@ -67,10 +68,11 @@ class RunFolder:
         path = self.path / "metrics.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
-    def write_jsonl(self, name: str, rows: list[dict[str, Any]]) -> Path:
-        """Write a dataset the run produced (e.g. SFT or preference records) as ``<name>.jsonl``."""
-        path = self.path / f"{name}.jsonl"
-        write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
+    def write_jsonl(self, name: str, rows: list[dict[str, Any]], folder: Path | None = None) -> Path:
+        """Write a dataset the run produced (e.g. SFT or preference records) as ``<name>.jsonl`` in the run
+        folder (or ``folder``), as strict JSON (NaN and infinities become null)."""
+        path = (folder or self.path) / f"{name}.jsonl"
+        write_text_atomic(path, "".join(json.dumps(strict_json(row), allow_nan=False) + "\n" for row in rows))
         return path
 
     def save_figure(self, fig, name: str, caption: str = "") -> Figure:

@@ -1,0 +1,73 @@
+"""Every experiment's verdict is a pure function of its records: one test per outcome it can reach, on
+hand-made numbers, plus the edge cases (NaN, ties, empty, seeds that disagree)."""
+
+import math
+
+import pytest
+
+from alignlab.experiments.verdict import Decision, Record, decide_over_seeds, graded
+from alignlab.stats import Estimate, pooled_estimate
+
+
+class Toy(Record):
+    x: float
+
+
+def toy_decide(records):
+    mean = sum(r.x for r in records) / len(records)
+    return graded(mean > 1, mean > 0, [f"x = {mean}"], {"x": mean})
+
+
+def test_seeds_that_disagree_cap_the_pooled_verdict_at_partial():
+    pooled, per_seed = decide_over_seeds(toy_decide, [Toy(x=5), Toy(x=0.5)])
+    assert [d.verdict for d in per_seed] == ["reproduced", "partial"]
+    assert pooled.verdict == "partial" and "seeds disagree" in pooled.reasons[-1]
+    pooled, _ = decide_over_seeds(toy_decide, [Toy(x=5), Toy(x=3)])
+    assert pooled.verdict == "reproduced"
+    pooled, _ = decide_over_seeds(toy_decide, [Toy(x=-5), Toy(x=0.5)])  # pooled below partial: unchanged
+    assert pooled.verdict == "not_reproduced"
+    with pytest.raises(ValueError, match="at least one"):
+        decide_over_seeds(toy_decide, [])
+
+
+def test_pooled_estimate_counts_both_the_seeds_spread_and_their_own_noise():
+    same = pooled_estimate([Estimate(1.0, 0.1, 10), Estimate(1.0, 0.1, 10)])
+    assert same.value == 1.0 and same.se == pytest.approx(math.sqrt(0.02) / 2) and same.n == 20
+    spread = pooled_estimate([Estimate(0.0, 0.01, 10), Estimate(2.0, 0.01, 10)])
+    assert spread.se == pytest.approx(1.0)  # sd sqrt(2) / sqrt(2)
+    assert math.isnan(pooled_estimate([Estimate(float("nan"), 0.1, 3)]).value)
+
+
+def _decision(verdict, **figures):
+    return Decision(verdict, ("because",), figures)
+
+
+# --- tiny-pretrain ------------------------------------------------------------------------------------
+
+
+def _tiny(loss, se=0.01, rate=2.0, unigram=4.0):
+    from alignlab.experiments.tiny_pretrain import TinyPretrainRecord
+
+    return TinyPretrainRecord(
+        final_eval_loss=loss, final_eval_loss_se=se, eval_sequences=100, entropy_rate=rate,
+        unigram_entropy=unigram, parameters=1, tokens_seen=1, curve=[],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_tiny(2.1)], "reproduced"),  # 95% closed, se 0.5%
+        ([_tiny(2.19, se=0.1)], "partial"),  # 90.5% closed but se 5%: not clearly above 90%
+        ([_tiny(3.0)], "partial"),  # 50%: between
+        ([_tiny(3.5)], "not_reproduced"),  # 25%
+        ([_tiny(2.1, unigram=2.02)], "not_applicable"),  # no gap to close
+        ([_tiny(float("nan"))], "not_applicable"),
+        ([_tiny(2.1), _tiny(2.12)], "reproduced"),
+        ([_tiny(2.05), _tiny(3.9)], "partial"),  # the seeds' spread swamps the mean
+    ],
+)
+def test_tiny_pretrain_verdict(records, verdict):
+    from alignlab.experiments.tiny_pretrain import decide
+
+    assert decide(records).verdict == verdict
