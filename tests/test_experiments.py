@@ -101,8 +101,9 @@ def test_quickstart_smoke_on_the_embedded_model(tmp_path, embedded):
     )
     results = json.loads((run.path / "results.json").read_text())
     measured = results["measured"]
-    assert 0 <= measured["judge_accuracy"] <= 1 and 0 < measured["judge_p_value"] <= 1
-    assert {"refusal_rate_benign", "refusal_rate_harmful", "refusal_rate_benign_lookalike"} <= set(measured)
+    assert 0 < measured["p_value"] <= 1
+    [seed] = results["per_seed"]
+    assert {"benign", "harmful", "benign_lookalike"} == set(seed["record"]["refusal_rate"])
     # the first six pairs are easy factual questions: a working scorer gets most of them right
     assert measured["judge_accuracy_factual"] >= 4 / 6
     report = (run.path / "report.md").read_text()

@@ -71,3 +71,44 @@ def test_tiny_pretrain_verdict(records, verdict):
     from alignlab.experiments.tiny_pretrain import decide
 
     assert decide(records).verdict == verdict
+
+
+# --- quickstart ---------------------------------------------------------------------------------------
+
+
+def _quickstart(factual_margins, other=(("helpful", -1.0),)):
+    from alignlab.experiments.quickstart import JudgedPair, QuickstartRecord
+
+    pairs = [JudgedPair(category="factual", margin=m) for m in factual_margins]
+    pairs += [JudgedPair(category=c, margin=m) for c, m in other]
+    return QuickstartRecord(
+        pairs=pairs, refusal_rate={}, load_s=1, generation_tokens_per_s=1, scoring_tokens_per_s=1
+    )
+
+
+@pytest.mark.parametrize(
+    ("margins", "verdict"),
+    [
+        ([1.0] * 15 + [-1.0], "reproduced"),  # 15/16: p = 0.00026
+        ([1.0] * 11 + [-1.0] * 5, "not_reproduced"),  # 11/16: p = 0.105
+        ([1.0, 1.0, 1.0], "not_reproduced"),  # 3/3: p = 0.125, too few to tell
+        ([0.0] * 16, "not_reproduced"),  # ties are not correct
+        ([], "not_applicable"),
+    ],
+)
+def test_quickstart_verdict_rests_on_factual_pairs_alone(margins, verdict):
+    from alignlab.experiments.quickstart import decide
+
+    decision = decide([_quickstart(margins)])
+    assert decision.verdict == verdict
+    if margins:
+        assert decision.figures["judge_accuracy_helpful (not scored)"] == "0/1"
+
+
+def test_deterministic_experiments_refuse_several_seeds(tmp_path):
+    from alignlab.errors import AlignlabError
+    from alignlab.experiments import run_experiment
+
+    with pytest.raises(AlignlabError, match="deterministic"):
+        run_experiment("quickstart", out=tmp_path / "runs", seeds=[0, 1])
+    assert not (tmp_path / "runs").exists()

@@ -109,6 +109,9 @@ class Experiment:
     decide: DecideFn | None = None
     """Records of one or more seeds -> Decision; None only for experiments still on ``Outcome``."""
     paper_figures: dict[str, Any] = field(default_factory=dict)
+    seeded: bool = True
+    """False for a deterministic experiment (greedy decoding, fixed inputs): the seed changes nothing, so a
+    run takes one seed (pooling copies of one measurement would fake a larger sample)."""
 
     def resolve(self, preset: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
         """The config for ``preset`` with ``overrides`` on top; a bad name or value is one clear error."""
@@ -135,6 +138,7 @@ def experiment(
     presets: dict[str, dict[str, Any]],
     decide: DecideFn | None = None,
     paper_figures: dict[str, Any] | None = None,
+    seeded: bool = True,
 ) -> Callable[[MeasureFn], Experiment]:
     """Declare an experiment. Presets must include ``cpu`` (the default) and must each be valid."""
     if "cpu" not in presets:
@@ -142,7 +146,7 @@ def experiment(
 
     def wrap(fn: MeasureFn) -> Experiment:
         description = (fn.__doc__ or "").strip().split("\n")[0]
-        exp = Experiment(name, claim, config, presets, fn, description, decide, paper_figures or {})
+        exp = Experiment(name, claim, config, presets, fn, description, decide, paper_figures or {}, seeded)
         for preset in presets:
             exp.resolve(preset)  # a broken preset fails at import, not in a user's run
         return exp

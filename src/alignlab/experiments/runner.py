@@ -51,6 +51,10 @@ def run_experiment(
     exp = get_experiment(name)
     config = exp.resolve(preset, overrides)
     seeds = check_seeds(seeds)
+    if len(seeds) > 1 and not exp.seeded:
+        raise AlignlabError(
+            f"--seeds: {exp.name!r} is deterministic (the seed changes nothing it measures); run one seed"
+        )
     from ..models import resolve_device
 
     torch_device = resolve_device(device)
