@@ -196,11 +196,11 @@ def test_overoptimization_experiment_smoke(tmp_path):
 @pytest.mark.embedded
 def test_logit_lens_experiment_on_the_embedded_model(tmp_path, embedded):
     run = run_experiment("logit-lens", out=tmp_path, device="cpu", show_progress=False)
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert measured["n_layers"] == 30
-    # the model answers ' Paris' (final rank 0), so the lens's last layer must have it on top
-    assert measured["paris_first_top1_layer"] is not None and measured["paris_first_top1_layer"] <= 29
-    assert measured["paris_rank_at_middle_layer"] > 0
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert record["n_layers"] == 30
+    eiffel = next(p for p in record["prompts"] if p["prompt"].startswith("The Eiffel"))
+    # the model answers ' Paris' (final rank 0), and the embedding layer alone cannot know it
+    assert eiffel["final_top1"] == " Paris" and eiffel["ranks"][-1] == 0 and eiffel["ranks"][0] > 100
 
 
 @pytest.mark.embedded

@@ -151,10 +151,16 @@ def test_logit_lens_at_the_last_layer_is_the_models_output(hooked):
     from alignlab.interp import logit_lens
 
     lens = logit_lens(hooked, IDS, position=5)
-    assert lens.shape == (hooked.n_layers, hooked.model.config.vocab_size)
-    expected = hooked.model(input_ids=IDS[:1]).logits[0, 5].log_softmax(-1)
-    assert torch.allclose(lens[-1], expected, atol=1e-5)
-    assert not torch.allclose(lens[0], expected, atol=1e-3)
+    assert lens.shape == (len(IDS), hooked.n_layers, hooked.model.config.vocab_size)
+    expected = hooked.model(input_ids=IDS).logits[:, 5].log_softmax(-1)
+    assert torch.allclose(lens[:, -1], expected, atol=1e-5)
+    assert not torch.allclose(lens[:, 0], expected, atol=1e-3)
+    # right-padded rows of different lengths: each row is read at its own last real token
+    mask = torch.ones_like(IDS)
+    mask[0, 4:] = 0
+    padded = logit_lens(hooked, IDS, mask)
+    assert torch.allclose(padded[0], logit_lens(hooked, IDS[:1, :4])[0], atol=1e-5)
+    assert torch.allclose(padded[1:], logit_lens(hooked, IDS[1:])[:], atol=1e-5)
 
 
 def test_activation_patching_at_the_embedding_is_exact(hooked):

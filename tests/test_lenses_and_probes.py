@@ -25,7 +25,7 @@ def test_untrained_tuned_lens_is_the_logit_lens(hooked_toy):
     _, cache = hooked_toy.run_with_cache(ids, names=["blocks.0.hook_resid_post"])
     resid = cache["blocks.0.hook_resid_post"][0, -1]
     assert torch.allclose(
-        lens_logprobs(hooked_toy, resid, 0, lens), logit_lens(hooked_toy, ids)[0], atol=1e-6
+        lens_logprobs(hooked_toy, resid, 0, lens), logit_lens(hooked_toy, ids)[0, 0], atol=1e-6
     )
 
 

@@ -112,3 +112,36 @@ def test_deterministic_experiments_refuse_several_seeds(tmp_path):
     with pytest.raises(AlignlabError, match="deterministic"):
         run_experiment("quickstart", out=tmp_path / "runs", seeds=[0, 1])
     assert not (tmp_path / "runs").exists()
+
+
+# --- logit-lens ---------------------------------------------------------------------------------------
+
+
+def _lens(ranks_per_prompt):
+    from alignlab.experiments.logit_lens import LogitLensRecord, PromptLens
+
+    prompts = [PromptLens(prompt="p", answer=" a", ranks=r, final_top1=" a") for r in ranks_per_prompt]
+    return LogitLensRecord(prompts=prompts, n_layers=len(ranks_per_prompt[0]))
+
+
+EARLY = [50, 10, 0, 0]  # top-1 from layer 2 of 4
+LATE = [50, 10, 3, 0]  # climbs, top-1 only at the last layer
+FLAT = [1, 2, 3, 4, 5, 6, 0]  # falls away with depth, then jumps to the top at the last layer
+WRONG = [5, 4, 3, 2]  # the model does not answer: not counted
+
+
+@pytest.mark.parametrize(
+    ("prompts", "verdict"),
+    [
+        ([EARLY] * 10, "reproduced"),
+        ([EARLY] * 11 + [LATE], "reproduced"),  # 11/12: p = 0.003
+        ([EARLY] * 9 + [LATE] * 3, "partial"),  # 9/12: p = 0.073, but all 12 climb
+        ([LATE] * 12, "partial"),
+        ([FLAT] * 12, "not_reproduced"),
+        ([EARLY] * 9 + [WRONG] * 20, "not_applicable"),  # 9 answered < 10
+    ],
+)
+def test_logit_lens_verdict(prompts, verdict):
+    from alignlab.experiments.logit_lens import decide
+
+    assert decide([_lens(prompts)]).verdict == verdict

@@ -21,12 +21,23 @@ def logit_lens(
     hooked: HookedModel,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
-    position: int = -1,
+    position: int | None = None,
 ) -> torch.Tensor:
-    """Log-probabilities over the vocabulary at ``position`` for every layer: (n_layers, V), batch row 0."""
+    """Log-probabilities over the vocabulary for every layer: (B, n_layers, V).
+
+    ``position`` is the token position read in every row; None reads each row's last real token (the last
+    position whose ``attention_mask`` is 1, so right-padded batches of prompts of different lengths work).
+    """
+    if input_ids.dim() != 2:
+        raise ValueError(f"input_ids must be (batch, tokens), got shape {tuple(input_ids.shape)}")
     names = [f"blocks.{i}.hook_resid_post" for i in range(hooked.n_layers)]
-    _, cache = hooked.run_with_cache(
-        input_ids[:1], None if attention_mask is None else attention_mask[:1], names=names
-    )
-    resid = torch.stack([cache[n][0, position] for n in names])  # (n_layers, d_model)
-    return decode_residual(hooked, resid)  # (n_layers, V)
+    _, cache = hooked.run_with_cache(input_ids, attention_mask, names=names)
+    rows = torch.arange(input_ids.shape[0])
+    if position is not None:
+        positions = torch.full_like(rows, position % input_ids.shape[1])
+    elif attention_mask is not None:
+        positions = attention_mask.long().cumsum(-1).argmax(-1).cpu()  # the last 1 in each row
+    else:
+        positions = torch.full_like(rows, input_ids.shape[1] - 1)
+    resid = torch.stack([cache[n][rows, positions] for n in names], dim=1)  # (B, n_layers, d_model)
+    return decode_residual(hooked, resid)  # (B, n_layers, V)
