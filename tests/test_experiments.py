@@ -206,18 +206,18 @@ def test_logit_lens_experiment_on_the_embedded_model(tmp_path, embedded):
 @pytest.mark.embedded
 def test_fact_patching_smoke_on_the_embedded_model(tmp_path, embedded):
     run = run_experiment(
-        "fact-patching", out=tmp_path, device="cpu", show_progress=False, overrides={"layer_stride": 10}
-    )
+        "fact-patching", out=tmp_path, device="cpu", show_progress=False,
+        overrides={"max_pairs": 2, "showcase_stride": 10},
+    )  # fmt: skip
     results = json.loads((run.path / "results.json").read_text())
-    measured = results["measured"]
-    # block 0's resid_pre is the embedding: the subject token that differs must carry the early effect
-    assert measured["early_layers_argmax_position"] in {"1 (' E')", "2 ('iffel')", "3 (' Tower')"}
-    assert results["verdict"] in {"reproduced", "partial", "not_reproduced"}
-    assert (run.path / "plots" / "patching.png").exists()
-    with pytest.raises(AlignlabError, match="same number of tokens"):
-        run_experiment(
-            "fact-patching", out=tmp_path, device="cpu", show_progress=False, overrides={"corrupted": "Rome"}
-        )
+    record = results["per_seed"][0]["record"]
+    assert results["verdict"] == "not_applicable" and len(record["pairs"]) == 2  # 2 pairs are too few
+    eiffel = record["pairs"][0]
+    assert eiffel["clean"] == "The Eiffel Tower is in the city of"
+    assert eiffel["tokens"][eiffel["subject_first"] : eiffel["subject_last"] + 1] == [" E", "iffel", " Tower"]
+    assert len(eiffel["mlp_subject"]) == 30 and (run.path / "plots" / "patching.png").exists()
+    with pytest.raises(AlignlabError, match="exactly once"):
+        run_experiment("fact-patching", out=tmp_path, overrides={"template": "The city of"})
 
 
 @pytest.mark.embedded

@@ -190,6 +190,12 @@ def test_activation_patching_at_the_embedding_is_exact(hooked):
     assert torch.corrcoef(torch.stack([estimate.flatten(), effects.flatten()]))[0, 1] > 0.5
     with pytest.raises(AlignlabError, match="equal length"):
         activation_patching(hooked, clean, clean[:, :5], metric)
+    # batched patching (many cells per forward pass) equals patching one cell per pass
+    for kind in ("hook_resid_pre", "hook_mlp_out", "hook_attn_out"):
+        one_at_a_time = activation_patching(hooked, clean, corrupted, metric, kind, batch_size=1)
+        assert torch.allclose(
+            activation_patching(hooked, clean, corrupted, metric, kind), one_at_a_time, atol=1e-4
+        )
 
 
 def test_head_patching_finds_only_heads_that_write_something(hooked):

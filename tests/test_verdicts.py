@@ -145,3 +145,44 @@ def test_logit_lens_verdict(prompts, verdict):
     from alignlab.experiments.logit_lens import decide
 
     assert decide([_lens(prompts)]).verdict == verdict
+
+
+# --- fact-patching ------------------------------------------------------------------------------------
+
+
+def _traced(subject_effect, other_effect, mlp, attn, n_pairs=8, jitter=0.01):
+    from alignlab.experiments.fact_patching import FactPatchingRecord, TracedPair
+
+    pairs = []
+    for i in range(n_pairs):
+        e = jitter * (i % 3 - 1)
+        resid = [
+            [0.0, other_effect + e, subject_effect + e, 0.05, 1.0]
+        ] * 2  # The, X, Y(last subject), is, of
+        pairs.append(
+            TracedPair(
+                clean="c", corrupted="k", tokens=["The", " X", "Y", " is", " of"], subject_first=1, subject_last=2,
+                resid_mid=resid, mlp_subject=[mlp + e] * 4, attn_subject=[attn] * 4, mlp_last=[0.0] * 4,
+                attn_last=[0.0] * 4,
+            )
+        )  # fmt: skip
+    return FactPatchingRecord(n_layers=4, mid_layers=[1, 2], candidates=n_pairs, pairs=pairs)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_traced(0.8, 0.1, mlp=0.3, attn=0.05), "reproduced"),
+        (_traced(0.8, 0.1, mlp=0.05, attn=0.3), "partial"),  # the site is right, the MLP is not the carrier
+        (_traced(0.1, 0.8, mlp=0.3, attn=0.05), "not_reproduced"),  # the effect sits on another token
+        (_traced(0.8, 0.1, mlp=0.3, attn=0.05, n_pairs=4), "not_applicable"),
+        (_traced(0.5, 0.5, mlp=0.3, attn=0.3, jitter=0.0), "not_reproduced"),  # exact ties are not clear wins
+    ],
+)
+def test_fact_patching_verdict(record, verdict):
+    from alignlab.experiments.fact_patching import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict
+    if verdict != "not_applicable":
+        assert decision.figures["largest_mid_layer_effect_on_a_subject_token"].endswith("/8")

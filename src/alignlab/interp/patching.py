@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ..errors import AlignlabError
-from .hooks import HookedModel, patch_from
+from .hooks import HookedModel
 
 Metric = Callable[[torch.Tensor], torch.Tensor]  # logits (1, T, V) -> scalar
 
@@ -41,6 +41,46 @@ def _check_pair(clean_ids: torch.Tensor, corrupted_ids: torch.Tensor) -> None:
 
 
 @torch.no_grad()
+def patch_cells(
+    hooked: HookedModel,
+    clean_ids: torch.Tensor,
+    corrupted_ids: torch.Tensor,
+    metric: Metric,
+    kind: str,
+    cells: Sequence[tuple[int, int]],
+    *,
+    batch_size: int = 64,
+) -> torch.Tensor:
+    """Normalised effect of patching each (layer, position) cell of site ``kind`` on its own: (len(cells),).
+
+    Cells are patched in batches: row i of a batch is the corrupted prompt with cell i restored, so one
+    forward pass measures up to ``batch_size`` cells."""
+    _check_pair(clean_ids, corrupted_ids)
+    names = {layer: f"blocks.{layer}.{kind}" for layer in sorted({layer for layer, _ in cells})}
+    clean_logits, cache = hooked.run_with_cache(clean_ids, names=list(names.values()))
+    clean_m = metric(clean_logits).item()
+    corrupted_m = metric(hooked.run_with_hooks(corrupted_ids, {})).item()
+    effects = torch.zeros(len(cells))
+    for start in range(0, len(cells), batch_size):
+        chunk = cells[start : start + batch_size]
+        hooks = {}
+        for layer, name in names.items():
+            rows = [i for i, (cell_layer, _) in enumerate(chunk) if cell_layer == layer]
+            if rows:
+                positions = [chunk[i][1] for i in rows]
+
+                def restore(activation, rows=rows, positions=positions, source=cache[name]):
+                    out = activation.clone()
+                    out[rows, positions] = source[0, positions].to(activation.dtype)
+                    return out
+
+                hooks[name] = restore
+        logits = hooked.run_with_hooks(corrupted_ids.expand(len(chunk), -1), hooks)
+        for i in range(len(chunk)):
+            effects[start + i] = (metric(logits[i : i + 1]).item() - corrupted_m) / (clean_m - corrupted_m)
+    return effects
+
+
 def activation_patching(
     hooked: HookedModel,
     clean_ids: torch.Tensor,
@@ -48,22 +88,16 @@ def activation_patching(
     metric: Metric,
     kind: str = "hook_resid_pre",
     layers: Sequence[int] | None = None,
+    *,
+    batch_size: int = 64,
 ) -> torch.Tensor:
     """Normalised effect of patching each (layer, position) of site ``kind``: (len(layers), T), every layer
     by default."""
-    _check_pair(clean_ids, corrupted_ids)
-    sites = _sites(hooked, kind, layers)
-    clean_logits, cache = hooked.run_with_cache(clean_ids, names=sites)
-    clean_m = metric(clean_logits).item()
-    corrupted_m = metric(hooked.run_with_hooks(corrupted_ids, {})).item()
-    effects = torch.zeros(len(sites), clean_ids.shape[1])
-    for layer, site in enumerate(sites):
-        for position in range(clean_ids.shape[1]):
-            patched = hooked.run_with_hooks(
-                corrupted_ids, {site: patch_from(cache[site], positions=[position])}
-            )
-            effects[layer, position] = (metric(patched).item() - corrupted_m) / (clean_m - corrupted_m)
-    return effects
+    layers = list(layers) if layers is not None else list(range(hooked.n_layers))
+    positions = range(clean_ids.shape[-1])
+    cells = [(layer, position) for layer in layers for position in positions]
+    effects = patch_cells(hooked, clean_ids, corrupted_ids, metric, kind, cells, batch_size=batch_size)
+    return effects.view(len(layers), len(positions))
 
 
 @torch.no_grad()
