@@ -289,15 +289,20 @@ def test_toy_interpretability_experiments_smoke(tmp_path):
             n_features=6,
             n_hidden=2,
             sparsities=[0.0, 0.9],
+            instances=2,
             steps=50,
             phase_grid=2,
+            phase_instances=1,
             phase_steps=20,
             sae_sparsity=0.9,
             sae_steps=20,
+            random_decoders=10,
         ),
     )
     results = json.loads((run.path / "results.json").read_text())
-    assert set(results["measured"]["represented_by_sparsity"]) == {"0.0", "0.9"}
+    record = results["per_seed"][0]["record"]
+    assert set(record["represented"]) == {"0.0", "0.9"} and len(record["represented"]["0.9"]) == 2
+    assert len(record["phases"]) == 2 and all(len(cell) == 1 for row in record["phases"] for cell in row)
     assert (run.path / "plots" / "superposition.png").exists()
 
 

@@ -67,9 +67,10 @@ def test_attention_only_model_has_no_mlp_contribution_and_ablation_shapes(toy_to
 
 def test_superposition_toy_packs_more_features_when_sparse():
     importance = 0.9 ** torch.arange(6, dtype=torch.float32)
-    dense = representation(train_toy_model(6, 2, 0.0, importance, steps=1500, seed=0))
-    sparse = representation(train_toy_model(6, 2, 0.95, importance, steps=1500, seed=0))
+    both = train_toy_model(6, 2, torch.tensor([0.0, 0.95]), importance, n_instances=2, steps=1500, seed=0)
+    dense, sparse = representation(both, 0), representation(both, 1)
     assert dense.n_represented <= 2 < sparse.n_represented
+    assert both.W.shape == (2, 2, 6) and both.b.shape == (2, 6)
 
     def worst_interference(rep):  # among represented features; a dropped one's direction means nothing
         return max(s for s, norm in zip(rep.superposition, rep.norms, strict=True) if norm > 0.5)
@@ -77,18 +78,28 @@ def test_superposition_toy_packs_more_features_when_sparse():
     assert worst_interference(dense) < 0.1 < worst_interference(sparse)
 
 
+def test_matched_cosines_pair_each_feature_with_a_distinct_direction():
+    from alignlab.interp.superposition import matched_cosines
+
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    directions = torch.tensor([[0.0, 2.0], [1.0, 0.1], [0.9, 0.0]])  # the best for feature 0 is taken once
+    assert sorted(matched_cosines(features, directions).tolist()) == pytest.approx([1.0, 1.0])
+    same = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # greedy max-cosine would give both the same direction
+    assert matched_cosines(features, same).tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
+
+
 def test_representation_and_phase_classification_by_hand():
     model = ToySuperpositionModel(2, 1)
     with torch.no_grad():
-        model.W.copy_(torch.tensor([[1.0, -1.0]]))
+        model.W.copy_(torch.tensor([[[1.0, -1.0]]]))
     rep = representation(model)
     assert rep.norms == [1.0, 1.0] and rep.superposition == [1.0, 1.0] and rep.dimensions_per_feature == 0.5
     assert classify_two_feature_phase(model) == "superposition"
     with torch.no_grad():
-        model.W.copy_(torch.tensor([[0.0, 1.0]]))
+        model.W.copy_(torch.tensor([[[0.0, 1.0]]]))
     assert classify_two_feature_phase(model) == "dedicated"
     with torch.no_grad():
-        model.W.copy_(torch.tensor([[1.0, 0.1]]))
+        model.W.copy_(torch.tensor([[[1.0, 0.1]]]))
     assert classify_two_feature_phase(model) == "not represented"
     x = sparse_features(10_000, 3, 0.75, torch.Generator().manual_seed(0))
     assert (x > 0).float().mean().item() == pytest.approx(0.25, abs=0.02) and x.max() <= 1

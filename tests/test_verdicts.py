@@ -186,3 +186,36 @@ def test_fact_patching_verdict(record, verdict):
     assert decision.verdict == verdict
     if verdict != "not_applicable":
         assert decision.figures["largest_mid_layer_effect_on_a_subject_token"].endswith("/8")
+
+
+# --- superposition ------------------------------------------------------------------------------------
+
+
+def _superposition(dense=(5, 5, 5, 5), packed=(20, 19, 20, 20), sparse_phase="superposition",
+                   dense_phase="dedicated", cosines=(0.97, 0.98, 0.96), q99=0.87):  # fmt: skip
+    from alignlab.experiments.superposition import SuperpositionRecord
+
+    return SuperpositionRecord(
+        n_hidden=5, represented={"0.0": list(dense), "0.99": list(packed)},
+        dimensions_per_feature={"0.0": [1.0], "0.99": [0.25]}, densities=[0.01, 1.0], ratios=[1.0],
+        phases=[[[sparse_phase] * 3, [dense_phase] * 3]], sae_matched_cosines=list(cosines),
+        sae_mean_max_cosine=0.99, random_matched_mean=0.8, random_matched_q99=q99, random_mean_max=0.83,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_superposition(), "reproduced"),
+        (_superposition(cosines=(0.91, 0.92, 0.9)), "partial"),  # recovery not clearly above 0.9
+        (_superposition(q99=0.99), "partial"),  # random decoders do as well
+        (_superposition(dense_phase="superposition"), "partial"),  # superposition even when dense
+        (_superposition(dense=(7, 8, 7, 8)), "not_reproduced"),  # more than m features with dense inputs
+        (_superposition(packed=(11, 9, 10, 12)), "not_reproduced"),  # not clearly beyond 2m
+        (_superposition(packed=(30, 0, 30, 0)), "not_reproduced"),  # the instances disagree wildly
+    ],
+)
+def test_superposition_verdict(record, verdict):
+    from alignlab.experiments.superposition import decide
+
+    assert decide([record]).verdict == verdict
