@@ -276,10 +276,11 @@ def test_toy_interpretability_experiments_smoke(tmp_path):
         out=tmp_path,
         device="cpu",
         show_progress=False,
-        overrides=dict(steps=6, batch_size=8, seq_len=16),
+        overrides=dict(steps=6, warmup_steps=0, batch_size=8, seq_len=16),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert 0 <= measured["load_cv_with"] and measured["uniform_share"] == 0.125
+    results = json.loads((run.path / "results.json").read_text())
+    assert 0 <= results["measured"]["load_cv_layer1_with"] and results["measured"]["uniform_share"] == 0.125
+    assert all(layer["cv_with_se"] > 0 for layer in results["per_seed"][0]["record"]["layers"])
     run = run_experiment(
         "superposition",
         out=tmp_path,

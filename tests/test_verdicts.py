@@ -219,3 +219,34 @@ def test_superposition_verdict(record, verdict):
     from alignlab.experiments.superposition import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- moe-routing --------------------------------------------------------------------------------------
+
+
+def _moe(*layers, se=0.01):
+    from alignlab.experiments.moe_routing import LayerLoads, MoERoutingRecord
+
+    return MoERoutingRecord(
+        layers=[LayerLoads(cv_without=a, cv_without_se=se, cv_with=b, cv_with_se=se) for a, b in layers],
+        max_share_without=[0.3], max_share_with=[0.15], entropy_without=[1.0], entropy_with=[1.5],
+        domain_information_without=[0.1], domain_information_with=[0.1], eval_loss_without=2.0,
+        eval_loss_with=2.0, uniform_share=0.125,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_moe((0.6, 0.1), (0.5, 0.1))], "reproduced"),
+        ([_moe((0.6, 0.1), (0.5, 0.3))], "partial"),  # the last layer is lower, not halved
+        ([_moe((0.6, 0.1), (0.15, 0.13))], "not_reproduced"),  # one layer not clearly lower
+        ([_moe((0.6, 0.45), se=0.1)], "not_reproduced"),  # within noise
+        ([_moe((0.6, 0.1)), _moe((0.6, 0.1)), _moe((0.6, 0.1))], "reproduced"),
+        ([_moe((0.6, 0.1)), _moe((0.1, 0.6))], "not_reproduced"),  # seeds disagree: the spread counts
+    ],
+)
+def test_moe_routing_verdict(records, verdict):
+    from alignlab.experiments.moe_routing import decide
+
+    assert decide(records).verdict == verdict

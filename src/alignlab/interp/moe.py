@@ -28,6 +28,20 @@ def load_cv(load: torch.Tensor) -> float:
     return (load.std(unbiased=False) / load.mean()).item()
 
 
+def load_cv_se(probs: torch.Tensor, k: int, n_rows: int, *, resamples: int = 200, seed: int = 0) -> float:
+    """Bootstrap standard error of the load CV over the rows (sequences) the tokens came from: ``probs`` is
+    (n_rows·T, E) in row order."""
+    chosen = probs.topk(k, dim=-1).indices.view(n_rows, -1)  # (rows, T·k)
+    counts = torch.stack(
+        [torch.bincount(row, minlength=probs.shape[-1]) for row in chosen]
+    ).float()  # (rows, E)
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.randint(0, n_rows, (resamples, n_rows), generator=generator)
+    loads = counts[draws].sum(1)  # (resamples, E)
+    cvs = loads.std(dim=1, unbiased=False) / loads.mean(dim=1)
+    return cvs.std().item()
+
+
 def routing_entropy(probs: torch.Tensor) -> float:
     return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean().item()
 
@@ -47,6 +61,8 @@ class LayerRouting:
     layer: int
     load: list[float]
     load_cv: float
+    load_cv_se: float
+    """Bootstrap standard error over evaluation rows."""
     entropy: float
     domain_information: float  # I(domain; first-choice expert), nats
     domain_loads: list[list[float]]  # (domains, experts): share of each domain's first choices
@@ -70,6 +86,7 @@ def analyze_routing(
                 layer=layer,
                 load=load.tolist(),
                 load_cv=load_cv(load),
+                load_cv_se=load_cv_se(probs, k, input_ids.shape[0]),
                 entropy=routing_entropy(probs),
                 domain_information=mutual_information(token_domains, first, n_domains, n_experts),
                 domain_loads=[(c / c.sum().clamp_min(1)).tolist() for c in per_domain],
