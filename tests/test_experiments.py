@@ -355,13 +355,18 @@ def test_debate_pixels_smoke(tmp_path):
         out=tmp_path,
         device="cpu",
         show_progress=False,
-        overrides=dict(pixels=[4], masks_per_image=3),
+        overrides=dict(pixels=[4], masks_per_image=3, max_test_images=60),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    # even a judge trained on 3 masks per image is far above chance with 4 random pixels, and greedy honest
-    # play cannot make it worse than losing every debate
-    assert 0.2 < measured["random_4px_accuracy"] <= 1 and 0 <= measured["debate_4px_honest_win_rate"] <= 1
-    assert measured["debate_4px_honest_wins_against_every_lie"] <= measured["debate_4px_honest_win_rate"]
+    results = json.loads((run.path / "results.json").read_text())
+    [outcome] = results["per_seed"][0]["record"]["outcomes"]
+    n = len(outcome["random_10way"])
+    # even a judge trained on 3 masks per image is far above chance with 4 random pixels
+    assert 0.2 < results["measured"]["random_4px"] <= 1 and n == 60
+    # the best lie over greedy and two-ply liars is at least as hard to beat as the greedy liar alone
+    for order in ("first", "second"):
+        strongest, greedy = outcome[f"best_lie_{order}"], outcome[f"greedy_best_lie_{order}"]
+        assert all(s <= g for s, g in zip(strongest, greedy, strict=True))
+        assert sum(strongest) <= sum(outcome[f"random_lie_{order}"])
 
 
 def test_weak_to_strong_smoke_and_confidence_loss(tmp_path):

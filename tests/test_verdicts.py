@@ -250,3 +250,39 @@ def test_moe_routing_verdict(records, verdict):
     from alignlab.experiments.moe_routing import decide
 
     assert decide(records).verdict == verdict
+
+
+# --- debate-pixels ------------------------------------------------------------------------------------
+
+
+def _pixels(random10, best, random2, random_lie, n=100):
+    from alignlab.experiments.debate_pixels import DebatePixelsRecord, PixelOutcomes
+
+    def ones(share):  # baselines: successes first
+        return [1] * round(share * n) + [0] * (n - round(share * n))
+
+    def debate(share):  # debates: successes last, so that pairs are not aligned by construction
+        return ones(share)[::-1]
+
+    outcome = PixelOutcomes(
+        k=4, random_10way=ones(random10), random_2way=ones(random2), random_lie_first=debate(random_lie),
+        random_lie_second=debate(random_lie), best_lie_first=debate(best), best_lie_second=debate(best),
+        greedy_best_lie_first=debate(best), greedy_best_lie_second=debate(best), full_accuracy=0.9,
+    )  # fmt: skip
+    return DebatePixelsRecord(outcomes=[outcome])
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_pixels(random10=0.5, best=0.85, random2=0.75, random_lie=0.99), "reproduced"),
+        (_pixels(random10=0.5, best=0.85, random2=0.9, random_lie=0.9), "partial"),  # no gain like for like
+        (_pixels(random10=0.5, best=0.55, random2=0.8, random_lie=0.95), "not_reproduced"),  # within noise
+        (_pixels(random10=0.6, best=0.5, random2=0.8, random_lie=0.95), "not_reproduced"),
+    ],
+)
+def test_debate_pixels_verdict(record, verdict):
+    from alignlab.experiments.debate_pixels import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict and set(decision.figures) >= {"random_4px", "debate_4px"}

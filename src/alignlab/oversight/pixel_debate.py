@@ -2,9 +2,10 @@
 
 A judge classifies an image from ``k`` revealed pixels only. In a debate, an honest agent claims the true
 label and a liar claims another; taking turns, each reveals one pixel, and after ``k`` reveals the judge
-picks whichever of the two labels it finds likelier. Agents here are greedy: each reveals the pixel that
-most raises the judge's log-odds of its own label over the other's (Irving et al. also use Monte Carlo
-tree search; greedy play is the weaker, cheaper opponent).
+picks whichever of the two labels it finds likelier. Agents are greedy (each reveals the pixel that most
+raises the judge's log-odds of its own label over the other's), or, for a stronger liar, search two plies:
+the liar picks the pixel whose worst case after the honest agent's best reply is best for it (Irving et al.
+use Monte Carlo tree search; two-ply search is the affordable step towards it on 8×8 digits).
 
 Pixels are drawn from an image's nonzero pixels, for the judge's training masks and for the agents alike.
 """
@@ -67,23 +68,72 @@ def greedy_debate(
     lies: np.ndarray,
     *,
     honest_first: bool = True,
+    liar_lookahead: bool = False,
 ) -> PixelDebate:
     """``judge.k`` alternating reveals per image; each agent greedily maximises its own label's log-odds
-    against the other's: score(pixel) = ± (log p(truth) − log p(lie)) after revealing it."""
+    against the other's, score(pixel) = ± (log p(truth) − log p(lie)) after revealing it. With
+    ``liar_lookahead`` the liar searches two plies wherever the honest agent still has a reply to come."""
     n, d = images.shape
     classes = list(judge.model.classes_)
     t_col, l_col = np.array([classes.index(t) for t in truth]), np.array([classes.index(x) for x in lies])
     rows = np.arange(n)
     masks = np.zeros((n, d), dtype=bool)
     for turn in range(judge.k):
-        sign = 1.0 if (turn % 2 == 0) == honest_first else -1.0  # +1: the honest agent's turn
-        candidates = (images != 0) & ~masks
-        trial = np.repeat(masks[:, None, :], d, axis=1) | np.eye(d, dtype=bool)[None]  # (n, pixel, d)
-        log_p = judge.log_proba(np.repeat(images, d, axis=0), trial.reshape(n * d, d)).reshape(n, d, -1)
-        score = sign * (log_p[rows, :, t_col] - log_p[rows, :, l_col])
-        score[~candidates] = -np.inf
-        best = score.argmax(axis=1)
-        has_move = candidates.any(axis=1)
+        honest_turn = (turn % 2 == 0) == honest_first
+        if liar_lookahead and not honest_turn and turn + 1 < judge.k:
+            best, has_move = _two_ply_liar_moves(judge, images, masks, t_col, l_col)
+        else:
+            sign = 1.0 if honest_turn else -1.0
+            candidates = (images != 0) & ~masks
+            trial = np.repeat(masks[:, None, :], d, axis=1) | np.eye(d, dtype=bool)[None]  # (n, pixel, d)
+            log_p = judge.log_proba(np.repeat(images, d, axis=0), trial.reshape(n * d, d)).reshape(n, d, -1)
+            score = sign * (log_p[rows, :, t_col] - log_p[rows, :, l_col])
+            score[~candidates] = -np.inf
+            best, has_move = score.argmax(axis=1), candidates.any(axis=1)
         masks[rows[has_move], best[has_move]] = True
     final = judge.log_proba(images, masks)
     return PixelDebate(masks, final[rows, t_col] > final[rows, l_col])
+
+
+def _two_ply_liar_moves(
+    judge: SparsePixelJudge,
+    images: np.ndarray,
+    masks: np.ndarray,
+    t_col: np.ndarray,
+    l_col: np.ndarray,
+    chunk: int = 100_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per image, the liar's pixel p maximising min over honest replies q of −(log p(truth) − log p(lie))
+    after revealing p and q; only unrevealed nonzero pixels are candidates. Images without a candidate get
+    no move (``has_move`` False); an image with a single candidate takes it."""
+    n = len(images)
+    owners, firsts, seconds = [], [], []
+    for i in range(n):
+        candidates = np.flatnonzero((images[i] != 0) & ~masks[i])
+        if len(candidates) == 1:
+            candidates = np.repeat(candidates, 2)  # reply = the same pixel: the position is just p
+        p, q = np.repeat(candidates, len(candidates)), np.tile(candidates, len(candidates))
+        keep = (p != q) | (len(set(candidates)) == 1)
+        owners.append(np.full(keep.sum(), i))
+        firsts.append(p[keep])
+        seconds.append(q[keep])
+    owner, first, second = (np.concatenate(x) if x else np.zeros(0, int) for x in (owners, firsts, seconds))
+    scores = np.empty(len(owner))
+    for start in range(0, len(owner), chunk):
+        part = slice(start, start + chunk)
+        trial = masks[owner[part]].copy()
+        trial[np.arange(len(trial)), first[part]] = True
+        trial[np.arange(len(trial)), second[part]] = True
+        log_p = judge.log_proba(images[owner[part]], trial)
+        rows = np.arange(len(trial))
+        scores[part] = -(log_p[rows, t_col[owner[part]]] - log_p[rows, l_col[owner[part]]])
+    best = np.zeros(n, dtype=int)
+    has_move = np.zeros(n, dtype=bool)
+    for i in range(n):
+        mine = owner == i
+        if mine.any():
+            pixels, inverse = np.unique(first[mine], return_inverse=True)
+            worst = np.full(len(pixels), np.inf)
+            np.minimum.at(worst, inverse, scores[mine])
+            best[i], has_move[i] = pixels[worst.argmax()], True
+    return best, has_move
