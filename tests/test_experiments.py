@@ -127,11 +127,14 @@ def test_grpo_experiment_smoke(tmp_path):
 def test_distillation_experiment_smoke(tmp_path):
     run = run_experiment(
         "distillation", out=tmp_path, device="cpu", show_progress=False,
-        overrides=dict(teacher_hidden=32, student_hidden=8, epochs=30, seeds=1, temperatures=[1.0, 20.0]),
+        overrides=dict(teacher_hidden=32, student_hidden=8, max_steps=60, eval_every=10, patience=20,
+                       temperatures=[1.0, 20.0]),
     )  # fmt: skip
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert measured["test_examples"] == 540
-    assert 0 < measured["teacher_errors"] < 540 and 0 < measured["student_alone_errors"] < 540
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert results["measured"]["test_images"] == 540 == len(record["teacher_wrong"])
+    assert 0 < sum(record["teacher_wrong"]) < 540 and set(record["distilled_wrong"]) == {"1.0", "20.0"}
+    assert all(0 < step <= 60 for step in record["stopped_at"].values())  # the best validation step is kept
     with pytest.raises(AlignlabError, match="temperatures must include 20"):
         get_experiment("distillation").resolve("cpu", {"temperatures": [1.0, 2.0]})
 
@@ -232,8 +235,8 @@ def test_tuned_lens_and_sae_experiments_smoke_on_the_embedded_model(tmp_path, em
         show_progress=False,
         overrides=dict(layer_stride=14, seq_len=16, train_blocks=8, eval_blocks=2, steps=2, batch_size=2),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert measured["trained_layers"] == [0, 14, 28]
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert record["layers"] == [0, 14, 28] and all(len(v) == 2 for v in record["tuned_kl"].values())
     assert TunedLens.load(run.path / "tuned_lens").n_layers == 30
     run = run_experiment(
         "sae",
@@ -253,7 +256,9 @@ def test_tuned_lens_and_sae_experiments_smoke_on_the_embedded_model(tmp_path, em
         ),
     )
     results = json.loads((run.path / "results.json").read_text())
-    assert results["measured"]["site"] == "blocks.3.hook_resid_post" and results["measured"]["l0"] <= 8
+    record = results["per_seed"][0]["record"]
+    assert record["site"] == "blocks.3.hook_resid_post" and record["l0"] <= 8 and len(record["ce_mean"]) == 4
+    assert results["measured"]["loss_increase_nats"] > -0.5
     assert load_sae(run.path / "sae").config.d_sae == 576
     with pytest.raises(AlignlabError, match=r"layer 30 does not exist.*0..29"):
         run_experiment("sae", out=tmp_path, device="cpu", show_progress=False, overrides={"layer": 30})

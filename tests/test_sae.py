@@ -121,6 +121,10 @@ def test_ce_recovered_is_one_for_a_perfect_sae_and_clamping_moves_only_one_direc
     sae = _identity_sae(model.config.hidden_size)
     result = ce_loss_recovered(hooked, sae, "blocks.0.hook_resid_post", blocks)
     assert result["recovered"] == pytest.approx(1.0, abs=1e-4) and result["zero"] > result["clean"]
+    assert result["recovered_mean"] == pytest.approx(1.0, abs=1e-4) and result["increase"] == pytest.approx(
+        0, abs=1e-4
+    )
+    assert result["clean"] < result["mean"]  # mean-ablation loses information too, if less than zeroing
     _, before = hooked.run_with_cache(blocks, names=["blocks.0.hook_resid_post"])
     with hooked.hooks({"blocks.0.hook_resid_post": clamp_feature(sae, 0, 5.0)}):
         _, after = hooked.run_with_cache(blocks, names=["blocks.0.hook_resid_post"])

@@ -158,3 +158,47 @@ def test_a_sigkilled_process_resumes_to_the_same_weights(tmp_path):
     )
     for p, q in zip(straight.parameters(), resumed.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_hooks_run_around_the_step_and_early_stopping_restores_the_best_weights():
+    from alignlab.training import EarlyStopping, LoopHooks
+
+    model = torch.nn.Linear(3, 1)
+    x, y = torch.randn(64, 3), torch.randn(64, 1)
+
+    def step(m, batch, progress):
+        return LossOutput(((m(batch["x"]) - batch["y"]) ** 2).mean())
+
+    seen = []
+
+    def after_backward(m):  # gradients exist here, before clipping and the optimizer step
+        seen.append(m.weight.grad is not None)
+
+    scripted = iter([3.0, 2.0, 1.0, 1.5, 1.6, 1.7, 1.8, 1.9])  # best at the third evaluation (step 6)
+    weights = {}
+
+    def objective(m):
+        weights[len(weights) * 2 + 2] = m.weight.detach().clone()
+        return next(scripted)
+
+    stopper = EarlyStopping(objective, every=2, patience=4)
+    history = train(
+        model, step, iter([{"x": x, "y": y}] * 100), TrainConfig(steps=100, lr=0.1, log_every=100),
+        hooks=LoopHooks(after_backward=after_backward, after_step=stopper),
+    )  # fmt: skip
+    assert history[-1]["step"] == 10 and len(seen) == 10 and all(seen)  # stopped 4 steps after the best
+    assert stopper.best_step == 6 and [s for s, _ in stopper.curve] == [2, 4, 6, 8, 10]
+    assert not torch.equal(model.weight, weights[6])
+    assert torch.equal(stopper.restore(model).weight, weights[6])
+
+
+def test_a_diverging_loss_stops_the_run_with_a_clear_error():
+    from alignlab.errors import AlignlabError
+
+    model = torch.nn.Linear(2, 1)
+
+    def step(m, batch, progress):
+        return LossOutput(m(batch).sum() * float("nan") if progress.step == 2 else m(batch).sum())
+
+    with pytest.raises(AlignlabError, match="diverged: the loss is nan at step 3"):
+        train(model, step, iter([torch.ones(1, 2)] * 5), TrainConfig(steps=5))

@@ -286,3 +286,107 @@ def test_debate_pixels_verdict(record, verdict):
 
     decision = decide([record])
     assert decision.verdict == verdict and set(decision.figures) >= {"random_4px", "debate_4px"}
+
+
+# --- distillation -------------------------------------------------------------------------------------
+
+
+def _distillation(teacher, alone, distilled, n=540):
+    from alignlab.experiments.distillation import DistillationRecord
+
+    def wrong(k):  # the hardest images are wrong for every network that gets k wrong
+        return [1] * k + [0] * (n - k)
+
+    return DistillationRecord(
+        test_images=n, teacher_wrong=wrong(teacher), alone_wrong=wrong(alone),
+        distilled_wrong={"20.0": wrong(distilled)}, stopped_at={},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_distillation(10, 60, 15)], "reproduced"),  # 90% of a 50-error gap
+        ([_distillation(10, 60, 40)], "partial"),  # 40%
+        ([_distillation(10, 60, 58)], "not_reproduced"),  # 4%: within noise of 0
+        ([_distillation(10, 60, 70)], "not_reproduced"),  # distillation hurts
+        ([_distillation(10, 12, 10)], "not_applicable"),  # a 2-error gap is no gap
+        ([_distillation(10, 60, 15), _distillation(10, 60, 16), _distillation(10, 60, 14)], "reproduced"),
+    ],
+)
+def test_distillation_verdict(records, verdict):
+    from alignlab.experiments.distillation import decide
+
+    assert decide(records).verdict == verdict
+
+
+def test_gap_closed_bootstrap_is_paired_and_exact_at_its_centre():
+    from alignlab.experiments.distillation import gap_closed
+
+    estimate = gap_closed(_distillation(10, 60, 35))
+    assert estimate.value == pytest.approx(0.5) and 0 < estimate.se < 0.1
+
+
+# --- tuned-lens ---------------------------------------------------------------------------------------
+
+
+def _lens_kl(logit, tuned, noise=0.1):
+    from alignlab.experiments.tuned_lens import TunedLensRecord
+
+    jitter = [noise * ((i * 7) % 5 - 2) for i in range(8)]
+    return TunedLensRecord(
+        layers=list(range(len(logit))),
+        logit_kl={i: [v + j for j in jitter] for i, v in enumerate(logit)},
+        tuned_kl={i: [v - j for j in jitter] for i, v in enumerate(tuned)},
+        train_tokens=1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_lens_kl([12.0, 8.0, 4.0], [4.0, 3.0, 2.0]), "reproduced"),
+        (_lens_kl([12.0, 8.0, 4.0], [4.0, 3.0, 4.0]), "partial"),  # no gain at the last layer
+        (_lens_kl([12.0, 8.0, 4.0], [4.0, 8.0, 4.0]), "not_reproduced"),  # 1 of 3
+        (_lens_kl([12.0, 8.0, 4.0], [11.9, 7.9, 3.9], noise=1.0), "not_reproduced"),  # gains within noise
+    ],
+)
+def test_tuned_lens_verdict(record, verdict):
+    from alignlab.experiments.tuned_lens import decide
+
+    assert decide([record]).verdict == verdict
+
+
+# --- sae ----------------------------------------------------------------------------------------------
+
+
+def _sae(ev, clean=3.0, sae=3.2, mean=4.0, zero=9.0, noise=0.05, n=32):
+    from alignlab.experiments.sae import SAERecord
+
+    jitter = [noise * ((i * 7) % 5 - 2) for i in range(n)]
+    return SAERecord(
+        site="blocks.12.hook_resid_post", d_sae=2304, train_tokens=1, held_out_tokens=1, l0=32.0,
+        explained_variance=ev, explained_variance_per_block=[ev + j / 5 for j in jitter],
+        ce_clean=[clean + j for j in jitter], ce_sae=[sae + j for j in jitter], ce_zero=[zero + j for j in jitter],
+        ce_mean=[mean + j for j in jitter], dead_fraction=0.0, dense_fraction=0.0, steered_feature=0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_sae(0.8, sae=3.1), "reproduced"),  # 90% of the mean-ablation gap
+        (_sae(0.8, sae=3.4), "partial"),  # 60% against mean-ablation (93% against zero-ablation)
+        (_sae(0.6, sae=3.1), "partial"),  # explained variance short of 0.7
+        (_sae(0.8, sae=3.8), "not_reproduced"),  # 20% against mean-ablation, though 87% against zeroing
+        (_sae(0.4, sae=3.1), "not_reproduced"),
+    ],
+)
+def test_sae_verdict_scores_recovery_against_mean_ablation(record, verdict):
+    from alignlab.experiments.sae import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict
+    assert decision.figures["loss_increase_nats"] == pytest.approx(
+        sum(record.ce_sae) / 32 - sum(record.ce_clean) / 32, abs=1e-3
+    )

@@ -13,6 +13,7 @@ The last block needs no translator (its lens is the model's output). Saved as ``
 ``lens.safetensors``; loaded back with identical outputs.
 """
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,39 +110,67 @@ def train_tuned_lens(
     seed: int = 0,
     on_step: Callable[[int, float], None] | None = None,
 ) -> TunedLens:
-    """Fit the translators of ``layers`` (default: all but the last) on token ``blocks`` (N, T) with Adam.
-    The first position of each block (BOS) is left out of the loss. ``on_step(step, mean KL)``."""
+    """Fit the translators of ``layers`` (default: all but the last) on token ``blocks`` (N, T) on the shared
+    training loop: Adam, learning rate decayed linearly to 0, gradient norm clipped at 1 (the paper's
+    recipe, at a smaller budget). The first position of each block (BOS) is left out of the loss. Each step's
+    loss is the mean over layers of the forward KL; ``on_step(step, loss)``."""
+    from ..training import LossOutput, RunOptions, TrainConfig, train
+
     lens = lens or TunedLens.for_model(hooked)
     layers = layers if layers is not None else list(range(hooked.n_layers - 1))
     if any(not 0 <= i < hooked.n_layers - 1 for i in layers):
         raise AlignlabError(f"tuned-lens layers must be in 0..{hooked.n_layers - 2}, got {layers}")
     device = next(hooked.model.parameters()).device
-    lens.to(device)
-    optimizer = torch.optim.Adam(lens.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / steps)
     generator = torch.Generator().manual_seed(seed)
+    batches = (
+        blocks[torch.randint(len(blocks), (batch_size,), generator=generator)] for _ in itertools.count()
+    )
+
+    def step(model: TunedLens, ids: torch.Tensor, progress) -> LossOutput:
+        with torch.no_grad():
+            logits, cache = hooked.run_with_cache(ids, names=_resid_names(layers))
+            target = logits[:, 1:].float().log_softmax(-1)
+        loss = sum(
+            _forward_kl(
+                target, lens_logprobs(hooked, cache[f"blocks.{layer}.hook_resid_post"][:, 1:], layer, model)
+            )
+            for layer in layers
+        ) / len(layers)
+        return LossOutput(loss)
+
+    on_log = None if on_step is None else (lambda s, record: on_step(s - 1, record["loss"]))
     with _frozen(hooked.model):
-        for step in range(steps):
-            ids = blocks[torch.randint(len(blocks), (batch_size,), generator=generator)].to(device)
-            with torch.no_grad():
-                logits, cache = hooked.run_with_cache(ids, names=_resid_names(layers))
-                target = logits[:, 1:].float().log_softmax(-1)
-            total = 0.0
-            for layer in layers:
-                resid = cache[f"blocks.{layer}.hook_resid_post"][:, 1:]
-                loss = _forward_kl(target, lens_logprobs(hooked, resid, layer, lens)) / len(layers)
-                loss.backward()
-                total += loss.item()
-            nn.utils.clip_grad_norm_(lens.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            if on_step is not None:
-                on_step(step, total)
+        train(
+            lens, step, batches,
+            TrainConfig(steps=steps, lr=lr, schedule="linear", grad_clip=1.0, log_every=1),
+            RunOptions(device=device, seed=seed, on_log=on_log, progress="tuned lens"),
+        )  # fmt: skip
     return lens
 
 
 @torch.no_grad()
+def lens_kl_per_block(
+    hooked: HookedModel,
+    blocks: torch.Tensor,
+    lens: TunedLens | None = None,
+    *,
+    layers: list[int] | None = None,
+    batch_size: int = 8,
+) -> dict[int, list[float]]:
+    """{layer: [mean KL(p_final ‖ lens_l) over the tokens of each block (BOS excluded)]} for ``layers``
+    (default: every block but the last). ``lens=None`` measures the logit lens."""
+    layers = layers if layers is not None else list(range(hooked.n_layers - 1))
+    device = next(hooked.model.parameters()).device
+    per_block: dict[int, list[float]] = {layer: [] for layer in layers}
+    for chunk in blocks.split(batch_size):
+        logits, cache = hooked.run_with_cache(chunk.to(device), names=_resid_names(layers))
+        target = logits[:, 1:].float().log_softmax(-1)
+        for layer in layers:
+            logprobs = lens_logprobs(hooked, cache[f"blocks.{layer}.hook_resid_post"][:, 1:], layer, lens)
+            per_block[layer] += (target.exp() * (target - logprobs)).sum(-1).mean(-1).tolist()
+    return per_block
+
+
 def lens_kl_by_layer(
     hooked: HookedModel,
     blocks: torch.Tensor,
@@ -150,17 +179,6 @@ def lens_kl_by_layer(
     layers: list[int] | None = None,
     batch_size: int = 8,
 ) -> dict[int, float]:
-    """{layer: mean KL(p_final ‖ lens_l)} over the tokens of ``blocks`` (BOS excluded), for ``layers``
-    (default: every block but the last). ``lens=None`` measures the logit lens."""
-    layers = layers if layers is not None else list(range(hooked.n_layers - 1))
-    device = next(hooked.model.parameters()).device
-    totals = dict.fromkeys(layers, 0.0)
-    for chunk in blocks.split(batch_size):
-        logits, cache = hooked.run_with_cache(chunk.to(device), names=_resid_names(layers))
-        target = logits[:, 1:].float().log_softmax(-1)
-        for layer in layers:
-            resid = cache[f"blocks.{layer}.hook_resid_post"][:, 1:]
-            totals[layer] += _forward_kl(target, lens_logprobs(hooked, resid, layer, lens)).item() * len(
-                chunk
-            )
-    return {layer: total / len(blocks) for layer, total in totals.items()}
+    """{layer: mean KL(p_final ‖ lens_l)} over the tokens of ``blocks`` (BOS excluded)."""
+    per_block = lens_kl_per_block(hooked, blocks, lens, layers=layers, batch_size=batch_size)
+    return {layer: sum(values) / len(values) for layer, values in per_block.items()}

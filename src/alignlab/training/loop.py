@@ -2,8 +2,11 @@
 
 An algorithm is a *step function* ``step(model, batch, progress) -> LossOutput``: it computes a loss from a
 batch and never touches the optimizer. It receives the model as the loop prepared it (wrapped for
-distributed training or mixed precision), so it must call that one, not a copy it closed over. The loop owns the rest — device placement and mixed precision (through
-``accelerate``), gradient accumulation, clipping, the learning-rate schedule and logging.
+distributed training or mixed precision), so it must call that one, not a copy it closed over. The loop
+owns the rest — device placement and mixed precision (through ``accelerate``), gradient accumulation,
+clipping, the learning-rate schedule, checkpoints and logging. What an algorithm must do around the
+optimizer step (an SAE's gradient projection and decoder renormalisation, early stopping) goes in
+``LoopHooks``.
 """
 
 import json
@@ -66,6 +69,17 @@ StepFn = Callable[[torch.nn.Module, Any, Progress], LossOutput]
 
 
 @dataclass(frozen=True)
+class LoopHooks:
+    """Extension points around the optimizer step, for what an algorithm must do there."""
+
+    after_backward: Callable[[torch.nn.Module], None] | None = None
+    """Called once the step's gradients are accumulated, before clipping (e.g. remove a gradient component)."""
+    after_step: Callable[[int, torch.nn.Module], bool | None] | None = None
+    """Called with (optimizer steps done, model) after each optimizer step (e.g. renormalise weights);
+    returning True stops training early."""
+
+
+@dataclass(frozen=True)
 class RunOptions:
     """Where and how a training run executes, apart from what it optimises (``TrainConfig``)."""
 
@@ -78,6 +92,8 @@ class RunOptions:
     """Checkpoint every ``checkpoint_every`` steps, and resume from the newest checkpoint found here."""
     tensorboard_dir: Path | None = None
     """Also write every logged record as TensorBoard scalars (needs the ``tensorboard`` package)."""
+    progress: str | None = None
+    """A label: show a progress bar with it while training, when standard error is a terminal."""
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
@@ -109,6 +125,7 @@ def train(
     options: RunOptions = RunOptions(),
     *,
     stateful: Sequence[Any] = (),
+    hooks: LoopHooks = LoopHooks(),
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``config.steps * config.grad_accum`` batches from ``batches``.
 
@@ -119,6 +136,9 @@ def train(
     finds one there resumes from it: the state is restored and the batches already consumed are skipped,
     so a deterministic ``batches`` iterator reaches the same final weights as an uninterrupted run.
     ``stateful`` objects (with ``state_dict``/``load_state_dict``, e.g. a KL controller) are saved too.
+
+    A loss that is NaN or infinite stops the run with an ``AlignlabError`` naming the step: it never trains
+    on. Metrics may be floats or 0-d tensors; tensors are read only when a record is logged.
     """
     device = torch.device(options.device)
     on_log, checkpoint_dir = options.on_log, options.checkpoint_dir
@@ -143,22 +163,34 @@ def train(
             for _ in range(start * config.grad_accum):
                 next(batches)
     writer = _tensorboard(options.tensorboard_dir)
+    bar = _progress_bar(options.progress, config.steps, start)
     model.train()
 
     for step in range(start, config.steps):
         progress = Progress(step, config.steps)
         for _ in range(config.grad_accum):
             out = step_fn(model, send_to_device(next(batches), accelerator.device), progress)
+            loss = out.loss.detach()
+            if not torch.isfinite(loss):
+                raise AlignlabError(
+                    f"training diverged: the loss is {loss.item()} at step {step + 1}; lower the learning rate "
+                    "or check the data"
+                )
             accelerator.backward(out.loss / config.grad_accum)
-            for key, value in {"loss": out.loss.item(), **out.metrics}.items():
-                window.setdefault(key, []).append(float(value))
+            for key, value in {"loss": loss, **out.metrics}.items():
+                window.setdefault(key, []).append(value)
+        if hooks.after_backward is not None:
+            hooks.after_backward(model)
         grad_norm = accelerator.clip_grad_norm_(parameters, config.grad_clip or float("inf"))
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        window.setdefault("grad_norm", []).append(float(grad_norm))
-        if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-            record = {key: sum(values) / len(values) for key, values in window.items()}
+        window.setdefault("grad_norm", []).append(grad_norm)
+        stop = bool(hooks.after_step(step + 1, model)) if hooks.after_step is not None else False
+        if bar is not None:
+            bar.update(1)
+        if (step + 1) % config.log_every == 0 or step + 1 == config.steps or stop:
+            record = {key: sum(float(v) for v in values) / len(values) for key, values in window.items()}
             record["lr"] = scheduler.get_last_lr()[0]
             history.append({"step": step + 1, **record})
             if on_log:
@@ -176,12 +208,43 @@ def train(
                 accelerator,
                 checkpoint_dir,
                 step + 1,
-                {"step": step + 1, "history": history, "window": window},
+                {"step": step + 1, "history": history, "window": _plain(window)},
             )
+        if stop:
+            break
     if writer is not None:
         writer.close()
+    if bar is not None:
+        bar.close()
     model.eval()
     return history
+
+
+def _plain(window: dict[str, list]) -> dict[str, list[float]]:
+    return {key: [float(v) for v in values] for key, values in window.items()}
+
+
+def _progress_bar(label: str | None, total: int, done: int):
+    """A tqdm-style bar on standard error when it is a terminal and a label was given, else None."""
+    import sys
+
+    if not label or not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress as RichProgress
+
+    class Bar:
+        def __init__(self) -> None:
+            self.rich = RichProgress(transient=True)
+            self.task = self.rich.add_task(label, total=total, completed=done)
+            self.rich.start()
+
+        def update(self, n: int) -> None:
+            self.rich.advance(self.task, n)
+
+        def close(self) -> None:
+            self.rich.stop()
+
+    return Bar()
 
 
 def _tensorboard(log_dir: Path | None):
