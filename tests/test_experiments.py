@@ -271,11 +271,22 @@ def test_toy_interpretability_experiments_smoke(tmp_path):
         device="cpu",
         show_progress=False,
         overrides=dict(
-            steps=20, eval_every=10, batch_size=8, seq_len=32, min_period=4, max_period=12, eval_half=8
+            steps=20,
+            warmup_steps=5,
+            eval_every=10,
+            batch_size=8,
+            seq_len=32,
+            min_period=4,
+            max_period=12,
+            eval_half=8,
+            eval_sequences=16,
+            vocab=64,
         ),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert {"icl_1layer", "icl_2layer", "prefix_matching_2layer", "top_head_2layer"} <= set(measured)
+    results = json.loads((run.path / "results.json").read_text())
+    two = results["per_seed"][0]["record"]["two_layer"]
+    assert [step for step, *_ in two["curve"]] == [0, 10, 20] and len(two["prefix_scores"]) == 4
+    assert len(two["second_copy_loss"]) == 16 and -1 <= two["copying_score"] <= 1
     run = run_experiment(
         "moe-routing",
         out=tmp_path,

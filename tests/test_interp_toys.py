@@ -4,9 +4,9 @@ import torch
 from alignlab.interp import HookedModel
 from alignlab.interp.induction import (
     head_ablation_losses,
+    periodic_sequences,
     prefix_matching_scores,
     repeated_random_tokens,
-    sequences_with_repeats,
     token_losses,
 )
 from alignlab.interp.moe import analyze_routing, expert_load, load_cv, mutual_information, routing_entropy
@@ -24,13 +24,14 @@ def test_repeat_data_has_the_promised_structure():
     g = torch.Generator().manual_seed(0)
     ids = repeated_random_tokens(3, 5, 10, 20, g, bos=2)
     assert ids.shape == (3, 11) and (ids[:, 0] == 2).all() and torch.equal(ids[:, 1:6], ids[:, 6:])
-    rows = sequences_with_repeats(50, 40, 10, 20, (4, 8), g)
-    for row in rows:  # some segment of length 4..8 is immediately repeated
-        assert any(
-            torch.equal(row[s : s + m], row[s + m : s + 2 * m])
-            for m in range(4, 9)
-            for s in range(0, 41 - 2 * m)
-        )
+    rows = periodic_sequences(50, 40, 10, 20, (4, 8), g, bos=2)
+    assert (
+        rows.shape == (50, 41)
+        and (rows[:, 0] == 2).all()
+        and ((rows[:, 1:] >= 10) & (rows[:, 1:] < 20)).all()
+    )
+    for row in rows[:, 1:]:  # each row repeats one segment of length 4..8 all the way
+        assert any(torch.equal(row[m:], row[:-m]) for m in range(4, 9))
 
 
 def test_prefix_matching_scores_a_hand_built_attention_pattern(toy_tokenizer_):
@@ -49,8 +50,23 @@ def test_prefix_matching_scores_a_hand_built_attention_pattern(toy_tokenizer_):
     handle = attention.register_forward_hook(lambda module, args, output: (output[0], perfect))
     try:
         assert torch.allclose(prefix_matching_scores(hooked, ids, half), torch.ones(1, 4))
+        assert prefix_matching_scores(hooked, ids, half, per_sequence=True).shape == (1, 4, 2)
     finally:
         handle.remove()
+
+
+def test_copying_score_of_a_hand_built_copying_head(toy_tokenizer_):
+    from alignlab.interp.induction import copying_score
+
+    model = build_toy_model(ToyModelConfig(n_layers=1, n_heads=4, d_model=64), toy_tokenizer_, seed=0)
+    attention = model.model.layers[0].self_attn
+    with torch.no_grad():  # head 0: V = O = identity on its 16 dimensions, so its OV circuit is W_E W_E^T
+        attention.v_proj.weight[:16] = torch.eye(16, 64)
+        attention.o_proj.weight[:, :16] = torch.eye(64, 16)
+        attention.v_proj.weight[16:32] = -torch.eye(16, 64)  # head 1: the negative of it
+        attention.o_proj.weight[:, 16:32] = torch.eye(64, 16)
+    assert copying_score(model, 0, 0) == pytest.approx(1.0, abs=1e-6)
+    assert copying_score(model, 0, 1) == pytest.approx(-1.0, abs=1e-6)
 
 
 def test_attention_only_model_has_no_mlp_contribution_and_ablation_shapes(toy_tokenizer_):

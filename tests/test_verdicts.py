@@ -390,3 +390,57 @@ def test_sae_verdict_scores_recovery_against_mean_ablation(record, verdict):
     assert decision.figures["loss_increase_nats"] == pytest.approx(
         sum(record.ce_sae) / 32 - sum(record.ce_clean) / 32, abs=1e-3
     )
+
+
+# --- induction-heads ----------------------------------------------------------------------------------
+
+
+def _induction(one_loss=5.2, two_loss=0.1, prefix=0.9, one_prefix=0.03, ablated=7.0, rise_at=(400, 500)):
+    from alignlab.experiments.induction_heads import InductionRecord, ModelScores
+
+    jitter = [0.02 * ((i * 7) % 5 - 2) for i in range(64)]
+
+    def scores(n_layers, loss, prefix_score, ablated_loss):
+        low, high = rise_at
+        curve = [(s, 1.0, 0.03 if s < low else prefix_score if s >= high else (0.03 + prefix_score) / 2, loss)
+                 for s in range(0, 1501, 50)]  # fmt: skip
+        return ModelScores(
+            n_layers=n_layers, second_copy_loss=[loss + j for j in jitter], first_copy_loss=[5.5] * 64,
+            prefix_scores=[[prefix_score + j for j in jitter]] + [[0.03] * 64] * 3, top_head=0, induction_heads=[0],
+            ablated_second_copy_loss=[ablated_loss + j for j in jitter],
+            top_head_ablated_second_copy_loss=[ablated_loss + j for j in jitter], copying_score=0.9,
+            icl_score_training_rows=-2.0, curve=curve,
+        )  # fmt: skip
+
+    return InductionRecord(
+        one_layer=scores(1, one_loss, one_prefix, one_loss),
+        two_layer=scores(2, two_loss, prefix, ablated),
+        steps=1500,
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_induction(), "reproduced"),
+        (_induction(rise_at=(100, 1200)), "partial"),  # a slow climb is no phase change
+        (_induction(ablated=0.5), "partial"),  # ablation costs under 1 nat
+        (_induction(prefix=0.2, one_prefix=0.03), "partial"),  # no strong prefix matching
+        (_induction(two_loss=4.8), "not_reproduced"),  # the 2-layer model does no better in context
+        (_induction(one_loss=0.2, two_loss=0.1), "not_reproduced"),
+    ],
+)
+def test_induction_heads_verdict(record, verdict):
+    from alignlab.experiments.induction_heads import decide
+
+    assert decide([record]).verdict == verdict
+
+
+def test_rise_share_measures_how_fast_the_prefix_score_climbs():
+    from alignlab.experiments.induction_heads import rise_share
+
+    curve = [(0, 0.0, 0.0, 0.0), (100, 0.0, 0.25, 0.0), (300, 0.0, 0.85, 0.0), (1000, 0.0, 1.0, 0.0)]
+    assert rise_share(curve, 1000) == pytest.approx(
+        0.2
+    )  # 20% of the rise reached at step 100, 80% at step 300
+    assert rise_share([(0, 0, 0.5, 0), (1000, 0, 0.4, 0)], 1000) == 1.0  # never climbs

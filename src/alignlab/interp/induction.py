@@ -4,6 +4,8 @@ An induction head completes [A][B] … [A] → [B]: at the second [A] it attends
 [A] and copies it. Measured on repeated random tokens x = (BOS, r_1..r_n, r_1..r_n):
 
     prefix-matching score(head) = mean over second-copy queries r_i of attention to the first copy's r_{i+1}
+    copying score(head)         = Σ λ / Σ |λ| over the eigenvalues λ of its OV circuit W_E W_V W_O W_U
+                                  (1: the head raises the logit of the token it attends to)
     in-context-learning score  = loss at late tokens − loss at early tokens (Olsson: token 500 − token 50)
 
 Attention patterns need eager attention (``model.set_attn_implementation("eager")``).
@@ -23,7 +25,7 @@ def repeated_random_tokens(
     return ids if bos is None else torch.cat([torch.full((n, 1), bos), ids], dim=1)
 
 
-def sequences_with_repeats(
+def periodic_sequences(
     n: int,
     seq_len: int,
     low: int,
@@ -32,14 +34,16 @@ def sequences_with_repeats(
     generator: torch.Generator,
     bos: int | None = None,
 ) -> torch.Tensor:
-    """Training text for induction: uniformly random tokens from [low, high) in which a segment of random
-    length m ∈ [periods[0], periods[1]] is immediately repeated at a random place. Only the repeat is
-    predictable, and only by looking back m tokens — a distance that changes from row to row."""
-    ids = torch.randint(low, high, (n, seq_len), generator=generator)
-    for row in ids:
+    """Repetition-rich training text: each row repeats one random segment of tokens from [low, high), of a
+    length m ∈ [periods[0], periods[1]] drawn per row, until it is ``seq_len`` long. Every token after the
+    first m is predictable, but only by finding where the current token occurred before (m changes from row
+    to row, so no fixed offset works)."""
+    rows = []
+    for _ in range(n):
         m = int(torch.randint(periods[0], periods[1] + 1, (1,), generator=generator))
-        start = int(torch.randint(0, seq_len - 2 * m + 1, (1,), generator=generator))
-        row[start + m : start + 2 * m] = row[start : start + m].clone()
+        segment = torch.randint(low, high, (m,), generator=generator)
+        rows.append(segment.repeat(seq_len // m + 1)[:seq_len])
+    ids = torch.stack(rows)
     return ids if bos is None else torch.cat([torch.full((n, 1), bos), ids], dim=1)
 
 
@@ -51,16 +55,37 @@ def token_losses(model, ids: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def prefix_matching_scores(hooked: HookedModel, ids: torch.Tensor, half: int) -> torch.Tensor:
+def prefix_matching_scores(
+    hooked: HookedModel, ids: torch.Tensor, half: int, *, per_sequence: bool = False
+) -> torch.Tensor:
     """(n_layers, n_heads) mean attention from each second-copy token to the token after its first
-    occurrence, on ``ids`` = repeated_random_tokens(..., half, bos=...) (with one leading BOS)."""
+    occurrence, on ``ids`` = repeated_random_tokens(..., half, bos=...) (with one leading BOS);
+    (n_layers, n_heads, B) with ``per_sequence``."""
     offset = ids.shape[1] - 2 * half  # 1 with a BOS, 0 without
     names = [f"blocks.{i}.attn.hook_pattern" for i in range(hooked.n_layers)]
     _, cache = hooked.run_with_cache(ids, names=names)
     queries = torch.arange(offset + half, offset + 2 * half - 1)  # second-copy r_1 .. r_{n-1}
     keys = queries - half + 1  # the first copy's r_{i+1}
-    scores = [cache[name][:, :, queries, keys].mean(dim=(0, 2)) for name in names]  # (H,) each
-    return torch.stack(scores)
+    scores = torch.stack([cache[name][:, :, queries, keys].mean(dim=2) for name in names])  # (L, B, H)
+    return scores.permute(0, 2, 1) if per_sequence else scores.mean(dim=1)
+
+
+@torch.no_grad()
+def copying_score(model, layer: int, head: int) -> float:
+    """Olsson et al.'s copying score of one head's OV circuit, M = W_E W_V^h W_O^h W_U (V × V), read
+    without the norms in between: Σ λ / Σ |λ| over M's eigenvalues (1 for a pure copying head)."""
+    attention = model.model.layers[layer].self_attn
+    d_head = model.config.hidden_size // model.config.num_attention_heads
+    rows = slice(head * d_head, (head + 1) * d_head)
+    if attention.v_proj.weight.shape[0] != model.config.hidden_size:
+        raise ValueError("copying_score needs as many key/value heads as query heads")
+    w_v = attention.v_proj.weight[rows]  # (d_head, d_model)
+    w_o = attention.o_proj.weight[:, rows]  # (d_model, d_head)
+    w_e, w_u = model.get_input_embeddings().weight, model.get_output_embeddings().weight  # (V, d_model)
+    # the eigenvalues of W_E W_V^T W_O^T W_U^T (V × V) are those of the small (d_head × d_head) product
+    small = w_v @ w_e.T @ w_u @ w_o  # (d_head, d_head): same nonzero eigenvalues
+    eigenvalues = torch.linalg.eigvals(small.double())
+    return float(eigenvalues.real.sum() / eigenvalues.abs().sum())
 
 
 def icl_score(losses: torch.Tensor, early: slice, late: slice) -> float:
