@@ -113,13 +113,17 @@ def test_quickstart_smoke_on_the_embedded_model(tmp_path, embedded):
 def test_grpo_experiment_smoke(tmp_path):
     run = run_experiment(
         "grpo", out=tmp_path, device="cpu", show_progress=False,
-        overrides=dict(max_operand=4, sft_steps=20, grpo_steps=6, group_size=4, prompts_per_step=4),
+        overrides=dict(max_operand=9, sft_steps=20, sft_warmup_steps=5, validation_problems=20, grpo_steps=4, group_size=4, prompts_per_step=4, eval_problems=20,
+                       pass_k=2),
     )  # fmt: skip
     results = json.loads((run.path / "results.json").read_text())
-    measured = results["measured"]
+    record = results["per_seed"][0]["record"]
     assert results["verdict"] in {"reproduced", "partial", "not_reproduced"}
-    assert 0 <= measured["held_out_greedy_sft"] <= 1 and 0 <= measured["train_expected_grpo"] <= 1
-    assert measured["final_kl_no_kl_run"] >= 0
+    assert len(record["sft"]["greedy_correct"]) == 20 and all(
+        0 <= c <= 2 for c in record["grpo"]["samples_correct"]
+    )
+    # KL to the SFT model is measured for every policy, the run without the KL term included
+    assert record["sft"]["kl_to_sft"] == pytest.approx(0, abs=1e-4) and record["grpo_no_kl"]["kl_to_sft"] != 0
     metrics = run.read_metrics()
     assert {"grpo_reward", "grpo_no_kl_reward"} <= set().union(*metrics)
 
@@ -144,44 +148,39 @@ def test_rlhf_pipeline_smoke(tmp_path):
         "rlhf-pipeline", out=tmp_path, device="cpu", show_progress=False,
         overrides=dict(pretrain_steps=20, n_pairs=64, rm_steps=8, ppo_steps=4, prompts_per_step=8, eval_every=2, n_eval_prompts=16),
     )  # fmt: skip
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert 0 <= measured["rm_accuracy_held_out"] <= 1 and measured["label_agreement_with_gold"] > 0.5
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert 0 <= record["rm_accuracy_held_out"] <= 1 and record["label_agreement_with_gold"] > 0.5
     assert [m["step"] for m in run.read_metrics()] == [2, 4]
-    assert "gold_reward_ppo" in measured and (run.path / "plots" / "rlhf.png").exists()
+    assert len(record["gold_ppo"]) == 16 and (run.path / "plots" / "rlhf.png").exists()
 
 
 def test_dpo_robustness_smoke(tmp_path):
     run = run_experiment(
         "dpo-robustness", out=tmp_path, device="cpu", show_progress=False,
-        overrides=dict(pretrain_steps=20, n_pairs=32, flip_rates=[0.0, 0.4], steps=3, batch_size=16, seeds=1, n_eval_prompts=16),
+        overrides=dict(pretrain_steps=20, n_pairs=32, flip_rates=[0.0, 0.4], steps=3, batch_size=16, n_eval_prompts=16),
     )  # fmt: skip
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert {"gold_sigmoid_flip0", "gold_dr_dpo_flip0.4", "gold_robust_flip0.4", "gold_ipo_flip0.4"} <= set(
-        measured
+    results = json.loads((run.path / "results.json").read_text())
+    assert {"gold_sigmoid_flip0.4", "gold_dr_dpo_flip0.4", "gold_robust_flip0.4", "gold_ipo_flip0.4"} <= set(
+        results["measured"]
     )
-    assert len(measured["dr_dpo_minus_dpo_at_max_flip_per_seed"]) == 1
+    record = results["per_seed"][0]["record"]
+    assert set(record["gold"]["dr_dpo"]) == {"0.0", "0.4"} and len(record["gold"]["dr_dpo"]["0.4"]) == 16
     assert len(run.read_metrics()) == 2 * 4
 
 
 def test_dpo_frontier_smoke(tmp_path):
     run = run_experiment(
         "dpo-frontier", out=tmp_path, device="cpu", show_progress=False,
-        overrides=dict(pretrain_steps=20, n_pairs=32, dpo_betas=[0.1], dpo_steps=3, ppo_kl_coefs=[0.05], ppo_steps=2,
-                       prompts_per_step=8, rm_steps=4, n_eval_prompts=16),
+        overrides=dict(pretrain_steps=20, n_pairs=32, dpo_betas=[0.1], dpo_steps=4, ppo_kl_coefs=[0.05], ppo_steps=4,
+                       prompts_per_step=8, rm_steps=4, n_eval_prompts=16, eval_every=2, noisy_dpo_betas=[0.1],
+                       noisy_ppo_kl_coefs=[0.05], bootstrap_resamples=10),
     )  # fmt: skip
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert measured["ppo_points_dominated_by_dpo"] in {"0/1", "1/1"}
-    assert len(run.read_metrics()) == 2
-
-
-def test_overoptimization_smoke_and_fits():
-    import numpy as np
-
-    from alignlab.experiments.overoptimization import fit_bon, fit_rl
-
-    d = np.linspace(0.1, 2.0, 12)
-    assert fit_bon(d, d * (1.5 - 0.4 * d)) == pytest.approx((1.5, 0.4))
-    assert fit_rl(d, d * (0.8 - 0.3 * np.log(d))) == pytest.approx((0.8, 0.3))
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    # each of 4 runs (DPO, PPO × clean, noisy) contributes the base point and checkpoints at steps 2 and 4
+    assert sorted(p["step"] for p in record["points"]) == [0] * 4 + [2] * 4 + [4] * 4
+    assert {p["labels"] for p in record["points"]} == {"clean", "noisy"}
+    assert record["label_agreement"]["clean"] == 1.0  # noise-free labels with ties dropped
 
 
 def test_overoptimization_experiment_smoke(tmp_path):
@@ -190,10 +189,10 @@ def test_overoptimization_experiment_smoke(tmp_path):
         overrides=dict(pretrain_steps=20, rm_pairs=[16, 32], rm_steps=4, bon_prompts=4, bon_samples=8, ppo_steps=4,
                        prompts_per_step=8, eval_every=2, n_eval_prompts=16),
     )  # fmt: skip
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert {"alpha_bon_16", "beta_bon_32", "peak_d_bon_16", "alpha_rl_32", "overoptimized_16"} <= set(
-        measured
-    )
+    results = json.loads((run.path / "results.json").read_text())
+    curves = results["per_seed"][0]["record"]["curves"]
+    assert [len(curves["bon"]["16"]["d"]), len(curves["rl"]["32"]["d"])] == [4, 3]  # n = 1..8; steps 0, 2, 4
+    assert {"peak_d_bon_16", "overoptimized_rl_32"} <= set(results["measured"])
 
 
 @pytest.mark.embedded
@@ -445,14 +444,19 @@ def test_rlaif_vs_rlhf_smoke(tmp_path, embedded):
         device="cpu",
         show_progress=False,
         overrides=dict(
-            n_pairs=6, pretrain_steps=20, rm_steps=2, ppo_steps=2, prompts_per_step=4, n_eval_prompts=8
+            n_pairs=4, pretrain_steps=20, rm_steps=2, ppo_steps=2, prompts_per_step=4, n_eval_prompts=8
         ),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert 0 <= measured["win_rate_rlaif"] <= 1 and 0 <= measured["win_rate_rlhf"] <= 1
-    assert measured["labeler_failed"] == 0 and 0 < measured["labeler_p_first_shown"] < 1
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    # 4 pairs cannot show a labeler above chance (4/4 has p = 0.06): nothing is trained, the claim is not testable
+    assert results["verdict"] == "not_applicable" and record["wins_rlaif"] is None
+    assert record["labeler_failed"] == 0 and 0 < record["labeler_p_first_shown"] < 1
     labels = [json.loads(line) for line in (run.path / "ai_labels.jsonl").read_text().splitlines()]
-    assert len(labels) == 6 and all(row["why"].startswith("P(A better)") for row in labels)
+    assert len(labels) == 4 and all(row["why"].startswith("P(A better)") for row in labels)
+    # the task is in English words a language model can read (an undertrained base may also emit special tokens)
+    words = {w for row in labels for w in row["a"].split() if not w.startswith("<")}
+    assert words and all(w.isalpha() and w.islower() for w in words)
 
 
 def test_prover_verifier_smoke(tmp_path):

@@ -444,3 +444,248 @@ def test_rise_share_measures_how_fast_the_prefix_score_climbs():
         0.2
     )  # 20% of the rise reached at step 100, 80% at step 300
     assert rise_share([(0, 0, 0.5, 0), (1000, 0, 0.4, 0)], 1000) == 1.0  # never climbs
+
+
+# --- grpo ---------------------------------------------------------------------------------------------
+
+
+def _grpo(sft_greedy, grpo_greedy, sft_samples=2, grpo_samples=2, n=500):
+    from alignlab.experiments.grpo import GRPORecord, PolicyScores
+
+    def policy(greedy_share, samples):
+        greedy = [1] * round(greedy_share * n) + [0] * (n - round(greedy_share * n))
+        return PolicyScores(
+            greedy_correct=greedy, samples_correct=[samples + (i % 3) - 1 for i in range(n)], kl_to_sft=0.1
+        )
+
+    return GRPORecord(
+        pass_k=8, sft=policy(sft_greedy, sft_samples), grpo=policy(grpo_greedy, grpo_samples),
+        grpo_no_kl=policy(grpo_greedy, grpo_samples), curves={},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_grpo(0.40, 0.46)], "reproduced"),  # 30 problems gained, none lost: McNemar p ~ 1e-9
+        ([_grpo(0.40, 0.404)], "not_reproduced"),  # 2 gained, none lost: p = 0.25
+        ([_grpo(0.40, 0.40, grpo_samples=3)], "partial"),  # greedy unchanged, sampled accuracy up
+        ([_grpo(0.40, 0.40)], "not_reproduced"),
+        ([_grpo(0.40, 0.30, grpo_samples=3)], "partial"),  # greedy worse; sampled up
+        ([_grpo(0.40, 0.404)] * 3, "reproduced"),  # 6 gained over 3 seeds: p = 0.016
+    ],
+)
+def test_grpo_verdict(records, verdict):
+    from alignlab.experiments.grpo import decide
+
+    assert decide(records).verdict == verdict
+
+
+# --- rlhf-pipeline ------------------------------------------------------------------------------------
+
+
+def _rlhf(base, ppo, kl=2.0, n=256):
+    from alignlab.experiments.rlhf_pipeline import RLHFRecord
+
+    noise = [0.2 * ((i * 7) % 5 - 2) for i in range(n)]
+    return RLHFRecord(
+        gold_base=[base + e for e in noise], gold_ppo=[ppo + e for e in noise[::-1]],
+        log_ratios_ppo=[kl + e for e in noise], curve=[], rm_accuracy_held_out=0.8, held_out_pairs=256,
+        label_agreement_with_gold=0.9,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_rlhf(0.0, 0.3)], "reproduced"),
+        ([_rlhf(0.0, 0.3, kl=0.0)], "partial"),  # gold up without a measurable KL
+        ([_rlhf(0.0, 0.02)], "not_reproduced"),  # within noise
+        ([_rlhf(0.0, -0.3)], "not_reproduced"),
+        ([_rlhf(0.0, 0.3), _rlhf(0.0, -0.3)], "not_reproduced"),  # seeds disagree: the spread swamps the mean
+    ],
+)
+def test_rlhf_pipeline_verdict(records, verdict):
+    from alignlab.experiments.rlhf_pipeline import decide
+
+    assert decide(records).verdict == verdict
+
+
+# --- dpo-robustness -----------------------------------------------------------------------------------
+
+
+def _robustness(dpo, dr_dpo, robust, n=256):
+    from alignlab.experiments.dpo_robustness import DPORobustnessRecord
+
+    noise = [0.2 * ((i * 7) % 5 - 2) for i in range(n)]
+    values = {"sigmoid": dpo, "ipo": dpo, "robust": robust, "dr_dpo": dr_dpo}
+    return DPORobustnessRecord(
+        flip_rates=[0.0, 0.4],
+        gold={loss: {"0.0": [0.5] * n, "0.4": [v + e for e in (noise if loss == "sigmoid" else noise[::-1])]}
+              for loss, v in values.items()},
+        kl={loss: {"0.0": 1.0, "0.4": 1.0} for loss in values}, gold_base=[0.0] * n,
+        label_agreement={"0.0": 0.9, "0.4": 0.55},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_robustness(0.2, 0.4, 0.4)], "reproduced"),
+        ([_robustness(0.2, 0.4, 0.2)], "partial"),
+        ([_robustness(0.2, 0.21, 0.19)], "not_reproduced"),  # within noise
+        ([_robustness(0.2, 0.4, 0.4), _robustness(0.2, 0.0, 0.0)], "not_reproduced"),  # seeds disagree
+    ],
+)
+def test_dpo_robustness_verdict(records, verdict):
+    from alignlab.experiments.dpo_robustness import decide
+
+    assert decide(records).verdict == verdict
+
+
+# --- overoptimization ---------------------------------------------------------------------------------
+
+
+def _curve(gold_means, proxy_means, n=64):
+    from alignlab.experiments.overoptimization import Curve
+
+    def noise(j):  # prompt-level noise that differs from point to point
+        return [0.05 * (((i + 3 * j) * 7) % 5 - 2) for i in range(n)]
+
+    return Curve(
+        d=[0.5 * i for i in range(len(gold_means))],
+        gold=[[g + e for e in noise(j)] for j, g in enumerate(gold_means)],
+        proxy=[[q + e for e in noise(j)] for j, q in enumerate(proxy_means)],
+    )
+
+
+RISE = [0.0, 0.2, 0.4, 0.6, 0.8]
+PEAK_EARLY = [0.0, 0.3, 0.1, -0.1, -0.3]  # peaks at the second point, then falls
+PEAK_LATE = [0.0, 0.1, 0.2, 0.4, 0.1]  # peaks at the fourth point
+FLAT = [0.0, 0.01, 0.0, 0.01, 0.0]
+
+
+def _overopt(small_gold, large_gold, proxy=RISE):
+    from alignlab.experiments.overoptimization import OveroptimizationRecord
+
+    curves = {m: {"128": _curve(small_gold, proxy), "2048": _curve(large_gold, proxy)} for m in ("bon", "rl")}
+    return OveroptimizationRecord(rm_pairs=[128, 2048], curves=curves, rm_accuracy={"128": 0.7, "2048": 0.9})
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_overopt(PEAK_EARLY, PEAK_LATE), "reproduced"),
+        (_overopt(PEAK_EARLY, RISE), "reproduced"),  # the large RM's peak lies beyond the range
+        (_overopt(PEAK_LATE, PEAK_EARLY), "partial"),  # the peak moves left
+        (_overopt(PEAK_EARLY, PEAK_EARLY), "partial"),  # the same peak
+        (_overopt(RISE, RISE), "not_reproduced"),  # gold never falls
+        (_overopt(PEAK_EARLY, PEAK_LATE, proxy=[0.0, 0.5, 0.5, 0.5, 0.5]), "not_reproduced"),  # proxy stalls
+        (_overopt(FLAT, FLAT), "not_reproduced"),  # noise is no peak
+    ],
+)
+def test_overoptimization_verdict(record, verdict):
+    from alignlab.experiments.overoptimization import decide
+
+    assert decide([record]).verdict == verdict
+
+
+def test_best_of_n_is_exact_and_gao_forms_fit_their_own_curves():
+    import numpy as np
+
+    from alignlab.oversight.best_of_n import best_of_n_kl, expected_best_of_n, fit_bon, fit_rl
+
+    scores = np.array([[0.1, 0.9, 0.5]])
+    values = np.array([[1.0, 2.0, 3.0]])
+    # n = 2 of 3: subsets {0,1} -> 2.0, {0,2} -> 3.0, {1,2} -> 2.0
+    assert expected_best_of_n(scores, values, 2)[0] == pytest.approx(7 / 3)
+    assert expected_best_of_n(scores, values, 1)[0] == pytest.approx(2.0)  # a random draw
+    assert expected_best_of_n(scores, values, 3)[0] == pytest.approx(2.0)  # always the top score
+    assert best_of_n_kl(1) == 0 and best_of_n_kl(2) == pytest.approx(np.log(2) - 0.5)
+    d = np.linspace(0.1, 2.0, 12)
+    assert fit_bon(d, d * (1.5 - 0.4 * d)) == pytest.approx((1.5, 0.4))
+    assert fit_rl(d, d * (0.8 - 0.3 * np.log(d))) == pytest.approx((0.8, 0.3))
+
+
+# --- dpo-frontier -------------------------------------------------------------------------------------
+
+
+def _frontier(dpo_points, ppo_points, n=64):
+    """Points as (kl, mean gold); each method also has the base point (0, 0)."""
+    from alignlab.experiments.dpo_frontier import DPOFrontierRecord, FrontierPoint
+
+    def point(method, kl, gold, j):
+        noise = [0.05 * (((i + 3 * j) * 7) % 5 - 2) for i in range(n)]
+        return FrontierPoint(
+            method=method, labels="clean", knob=0.1, step=j, kl=kl, gold=[gold + e for e in noise]
+        )
+
+    points = [point("DPO", 0.0, 0.0, 0), point("PPO", 0.0, 0.0, 0)]
+    points += [point("DPO", kl, g, j + 1) for j, (kl, g) in enumerate(dpo_points)]
+    points += [point("PPO", kl, g, j + 1) for j, (kl, g) in enumerate(ppo_points)]
+    return DPOFrontierRecord(
+        points=points, label_agreement={"clean": 1.0}, grid_points=20, bootstrap_resamples=50
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_frontier([(1.0, 0.5), (2.0, 0.8)], [(1.0, 0.2), (2.0, 0.4)]), "reproduced"),
+        (_frontier([(1.0, 0.2), (2.0, 0.4)], [(1.0, 0.5), (2.0, 0.8)]), "not_reproduced"),  # PPO dominates
+        (_frontier([(1.0, 0.3), (2.0, 0.5)], [(1.0, 0.3), (2.0, 0.5)]), "not_reproduced"),  # equal frontiers
+    ],
+)
+def test_dpo_frontier_verdict(record, verdict):
+    from alignlab.experiments.dpo_frontier import decide
+
+    assert decide([record]).verdict == verdict
+
+
+def test_envelopes_are_compared_over_the_common_kl_range_only():
+    from alignlab.experiments.dpo_frontier import envelope_gap
+
+    # DPO reaches KL 10 with a high reward there; PPO only reaches KL 2: above 2 nothing is compared
+    record = _frontier([(2.0, 0.5), (10.0, 5.0)], [(2.0, 0.5)])
+    assert envelope_gap(record.points, "clean", 20) == pytest.approx(0.0, abs=0.02)
+    assert envelope_gap(record.points, "noisy", 20) is None  # no noisy-label points
+
+
+def test_dpo_frontier_without_one_method_is_not_applicable():
+    from alignlab.experiments.dpo_frontier import decide
+
+    record = _frontier([(1.0, 0.5)], [(1.0, 0.2)])
+    record = record.model_copy(update={"points": [p for p in record.points if p.method == "PPO"]})
+    assert decide([record]).verdict == "not_applicable"
+
+
+# --- rlaif-vs-rlhf ------------------------------------------------------------------------------------
+
+
+def _rlaif(agree, rlaif=None, rlhf=None, n=256):
+    from alignlab.experiments.rlaif_vs_rlhf import RLAIFRecord
+
+    def wins(share):  # wins first, losses last; reversed for the other pipeline so pairs are not aligned
+        return None if share is None else [1.0] * round(share * n) + [0.0] * (n - round(share * n))
+
+    return RLAIFRecord(
+        labeler_agrees=[1] * round(agree * 100) + [0] * (100 - round(agree * 100)), labeler_failed=0,
+        labeler_p_first_shown=0.6, human_label_agreement=0.9, wins_rlaif=wins(rlaif),
+        wins_rlhf=None if rlhf is None else wins(rlhf)[::-1],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_rlaif(0.8, 0.70, 0.72), "reproduced"),
+        (_rlaif(0.8, 0.62, 0.80), "partial"),  # beats the base, but clearly worse than RLHF
+        (_rlaif(0.8, 0.52, 0.70), "not_reproduced"),  # not clearly above 50%
+        (_rlaif(0.55), "not_applicable"),  # 55/100: p = 0.18, the labeler is at chance; nothing trained
+        (_rlaif(0.5, 0.9, 0.9), "not_applicable"),  # at chance, whatever the policies did
+    ],
+)
+def test_rlaif_vs_rlhf_verdict(record, verdict):
+    from alignlab.experiments.rlaif_vs_rlhf import decide
+
+    assert decide([record]).verdict == verdict

@@ -1,71 +1,145 @@
-"""overoptimization: best-of-n and PPO against proxy reward models of growing data, scored by the gold reward."""
+"""overoptimization: best-of-n and PPO against proxy reward models of growing data, scored by a gold reward
+with a second term that the proxies can miss."""
 
+from collections.abc import Sequence
+
+from pydantic import field_validator
+
+from ..config import Count, LearningRate, NonNegativeFloat, PositiveFloat
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
+from ..stats import Estimate, mean_estimate, pooled_estimate
 from ._sentiment_config import SentimentConfig
-from .registry import Outcome, RunContext, experiment
+from .registry import Measurement, RunContext, experiment
+from .verdict import Decision, Record, graded
+
+METHODS = ("bon", "rl")
 
 
 class OveroptimizationConfig(SentimentConfig):
-    rm_pairs: list[int] = [128, 512, 2048]
+    repetition_penalty: PositiveFloat = 1.0
+    """The gold reward is sentiment minus this times the share of repeated words: reward models trained on a
+    few base-model pairs learn the sentiment and may miss the penalty, which a policy pushed hard exploits."""
+    rm_pairs: list[Count] = [128, 512, 2048]
     """Training pairs of each proxy reward model."""
-    rm_steps: int = 200
-    bon_prompts: int = 64
-    bon_samples: int = 64
-    """Samples per prompt; best-of-n is estimated for every power of two up to this, without bias."""
-    ppo_steps: int = 150
-    prompts_per_step: int = 32
-    ppo_kl_coef: float = 0.01
-    eval_every: int = 15
-    n_eval_prompts: int = 128
+    rm_steps: Count = 200
+    bon_prompts: Count = 32
+    bon_samples: Count = 1024
+    """Samples per prompt; best-of-n is computed exactly for every power of two up to this."""
+    ppo_steps: Count = 150
+    prompts_per_step: Count = 32
+    ppo_lr: LearningRate = 3e-4
+    ppo_kl_coef: NonNegativeFloat = 0.0
+    """No KL penalty: the policy is free to chase the proxy as far as it goes."""
+    eval_every: Count = 15
+    n_eval_prompts: Count = 128
+
+    @field_validator("rm_pairs")
+    @classmethod
+    def _growing(cls, sizes: list[int]) -> list[int]:
+        if len(sizes) < 2 or sizes != sorted(set(sizes)):
+            raise ValueError("rm_pairs needs at least two distinct sizes in increasing order")
+        return sizes
 
 
 CLAIM = Claim(
     paper="Gao, Schulman & Hilton 2022, Scaling Laws for Reward Model Overoptimization",
     finding="with d = sqrt(KL(pi || pi_init)): best-of-n gold R(d) = d(alpha - beta d), RL gold R(d) = d(alpha - beta log d); "
     "the proxy keeps rising while the gold reward peaks and falls; more reward-model data moves the peak right",
-    expectation="for some proxy, the gold reward falls after a peak while the proxy still rises, and the fitted "
-    "best-of-n peak d* = alpha / (2 beta) moves right as reward-model data grows (reproduced); one of the two is partial",
+    expectation="(i) for some proxy and method, the gold reward falls after a peak inside the measured range "
+    "(the last point below the peak by more than two standard errors, paired over prompts) while the proxy "
+    "rises past the peak by more than two; (ii) with the most reward-model data the gold peaks further right "
+    "(at larger d, or not at all inside the range) than with the least data that shows (i). Reproduced if "
+    "both, partial if (i) only. Fitted forms are reported, not scored",
 )
 
 
-def fit_bon(d, r):
-    """Least squares for R = alpha d - beta d^2 (no intercept): returns (alpha, beta)."""
-    import numpy as np
+class Curve(Record):
+    d: list[float]
+    gold: list[list[float]]
+    """Per point of the curve, the gold reward per prompt (best-of-n: expected over draws)."""
+    proxy: list[list[float]]
 
-    coef, *_ = np.linalg.lstsq(np.stack([d, -(d**2)], axis=1), r, rcond=None)
-    return float(coef[0]), float(coef[1])
+
+class OveroptimizationRecord(Record):
+    rm_pairs: list[int]
+    curves: dict[str, dict[str, Curve]]
+    """Method (bon, rl) -> reward-model pairs -> the curve."""
+    rm_accuracy: dict[str, float]
+    """Reward-model pairs -> held-out pairwise accuracy against the gold reward."""
 
 
-def fit_rl(d, r):
-    """Least squares for R = alpha d - beta d log d, on d > 0: returns (alpha, beta)."""
-    import numpy as np
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
 
-    keep = d > 0
-    coef, *_ = np.linalg.lstsq(np.stack([d[keep], -d[keep] * np.log(d[keep])], axis=1), r[keep], rcond=None)
-    return float(coef[0]), float(coef[1])
+
+def _diff(curve: Curve, a: int, b: int, key: str) -> Estimate:
+    """Paired over prompts: value at point a minus value at point b."""
+    series = getattr(curve, key)
+    return mean_estimate([x - y for x, y in zip(series[a], series[b], strict=True)])
+
+
+def peak(curves: Sequence[Curve]) -> dict:
+    """The gold peak of one method and reward model over seeds: where it is, and whether the gold clearly
+    falls after it while the proxy clearly rises."""
+    means = [_mean([_mean(c.gold[i]) for c in curves]) for i in range(len(curves[0].d))]
+    top, last = max(range(len(means)), key=means.__getitem__), len(means) - 1
+    d_peak = _mean([c.d[top] for c in curves])
+    if top == last:
+        return {"d": d_peak, "inside": False, "fall": None, "rise": None}
+    fall = pooled_estimate([_diff(c, top, last, "gold") for c in curves])
+    rise = pooled_estimate([_diff(c, last, top, "proxy") for c in curves])
+    return {
+        "d": d_peak,
+        "inside": fall.clearly_above(0) and rise.clearly_above(0),
+        "fall": fall,
+        "rise": rise,
+    }
+
+
+def decide(records: Sequence[OveroptimizationRecord]) -> Decision:
+    sizes = [str(s) for s in records[0].rm_pairs]
+    peaks = {(m, s): peak([r.curves[m][s] for r in records]) for m in METHODS for s in sizes}
+    figures, reasons = {}, []
+    overoptimized, moves_right = False, False
+    for method in METHODS:
+        for size in sizes:
+            p = peaks[method, size]
+            at_end = p["fall"] is None  # still rising at the last point: the peak lies beyond the range
+            figures[f"peak_d_{method}_{size}"] = f"> {p['d']:.3f}" if at_end else round(p["d"], 3)
+            figures[f"overoptimized_{method}_{size}"] = p["inside"]
+        shown = [s for s in sizes if peaks[method, s]["inside"]]
+        overoptimized |= bool(shown)
+        if shown:
+            first, largest = peaks[method, shown[0]], peaks[method, sizes[-1]]
+            right = largest["d"] > first["d"] or not largest["inside"]
+            moves_right |= shown[0] != sizes[-1] and right
+            reasons.append(
+                f"{method}: gold falls after its peak while the proxy rises for RMs on {shown} pairs; with "
+                f"{sizes[-1]} pairs the peak is at d = {largest['d']:.2f} vs {first['d']:.2f} with {shown[0]} "
+                f"({'further right' if right and shown[0] != sizes[-1] else 'not further right'})"
+            )
+        else:
+            reasons.append(f"{method}: no clear fall of the gold reward inside the measured range for any RM")
+    return graded(overoptimized and moves_right, overoptimized, reasons, figures)
 
 
 @experiment(
     "overoptimization",
     claim=CLAIM,
     config=OveroptimizationConfig,
+    decide=decide,
+    paper_figures={
+        "functional forms": "BoN: d(alpha - beta d); RL: d(alpha - beta log d)",
+        "peak": "moves right with more RM data",
+    },
     presets={
         "cpu": {},
-        "gpu": dict(
-            d_model=256,
-            n_layers=4,
-            pretrain_steps=2000,
-            rm_pairs=[512, 2048, 8192, 32768],
-            rm_steps=1000,
-            bon_prompts=256,
-            bon_samples=256,
-            ppo_steps=500,
-            prompts_per_step=128,
-        ),
+        "gpu": dict(d_model=256, n_layers=4, pretrain_steps=2000, rm_pairs=[512, 2048, 8192, 32768], rm_steps=1000,
+                    bon_prompts=128, bon_samples=4096, ppo_steps=500, prompts_per_step=128),
     },
-)
-def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
+)  # fmt: skip
+def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Measurement:
     """Proxy RMs from 128-2048 gold-labelled pairs; best-of-n and PPO against each; gold and proxy against d."""
     plt = pyplot()
     import copy
@@ -73,178 +147,113 @@ def overoptimization(cfg: OveroptimizationConfig, ctx: RunContext) -> Outcome:
 
     import numpy as np
 
+    from ..oversight.best_of_n import best_of_n_kl, expected_best_of_n, fit_bon, fit_rl
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
     from ..training.reward_model import reward_model_fn
-    from ._sentiment import evaluate, gold_pairs, make_setup, sample, train_proxy_reward_model
+    from ._sentiment import (
+        evaluate,
+        gold_pairs,
+        make_setup,
+        pairwise_accuracy,
+        sample,
+        train_proxy_reward_model,
+    )
 
-    setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
+    setup = make_setup(cfg, seed=ctx.seed, device=ctx.device, repetition_penalty=cfg.repetition_penalty)
     all_pairs, _ = gold_pairs(setup, max(cfg.rm_pairs), seed=ctx.seed + 10)
+    held_out, _ = gold_pairs(setup, 256, bt_temperature=0.0, drop_ties=True, seed=ctx.seed + 20)
 
-    # best-of-n candidates: bon_samples completions for each prompt, from the base model
     prompts = setup.task.prompts(cfg.bon_prompts, seed=ctx.seed + 40)
     repeated = [p for p in prompts for _ in range(cfg.bon_samples)]
     candidates = sample(setup, setup.base, repeated, seed=ctx.seed + 41)
     gold = np.array([setup.task.gold_reward(c) for c in candidates]).reshape(cfg.bon_prompts, cfg.bon_samples)
     ns = [2**k for k in range(int(math.log2(cfg.bon_samples)) + 1)]
-
-    def best_of_n(proxy: np.ndarray, n: int) -> tuple[float, float]:
-        """Expected gold and proxy of the proxy-best of n draws without replacement (order statistics):
-        the candidate of proxy rank i (1 = lowest) wins with probability C(i-1, n-1) / C(N, n)."""
-        N = proxy.shape[1]
-        weights = np.array([math.comb(i - 1, n - 1) for i in range(1, N + 1)], dtype=float) / math.comb(N, n)
-        order = np.argsort(proxy, axis=1, kind="stable")
-        g = np.take_along_axis(gold, order, axis=1) @ weights
-        p = np.take_along_axis(proxy, order, axis=1) @ weights
-        return float(g.mean()), float(p.mean())
-
-    d_bon = np.array([math.sqrt(math.log(n) - (n - 1) / n) for n in ns])
-    results: dict[int, dict] = {}
+    d_bon = [math.sqrt(best_of_n_kl(n)) for n in ns]
     ppo_prompts = setup.task.prompts(cfg.ppo_steps * cfg.prompts_per_step, seed=ctx.seed + 30)
+    curves: dict[str, dict[str, Curve]] = {"bon": {}, "rl": {}}
+    accuracy = {}
     for size in ctx.progress(cfg.rm_pairs, "reward-model sizes", total=len(cfg.rm_pairs)):
         reward_model, _ = train_proxy_reward_model(
             setup, all_pairs[:size], steps=cfg.rm_steps, seed=ctx.seed, device=ctx.device
         )
+        accuracy[str(size)] = pairwise_accuracy(setup, reward_model, held_out)
         proxy_fn = reward_model_fn(reward_model, setup.tokenizer, chat=False)
         proxy = np.array(proxy_fn(repeated, candidates)).reshape(cfg.bon_prompts, cfg.bon_samples)
-        bon = [best_of_n(proxy, n) for n in ns]
-        bon_gold = np.array([g for g, _ in bon]) - bon[0][0]
-        bon_proxy = np.array([p for _, p in bon]) - bon[0][1]
-
-        policy = copy.deepcopy(setup.base)
-
-        def measure(policy=policy, proxy_fn=proxy_fn) -> tuple[dict[str, float], float]:
-            texts = sample(setup, policy, setup.eval_prompts, seed=ctx.seed)
-            gold_and_kl = evaluate(setup, policy, seed=ctx.seed, completions=texts)
-            return gold_and_kl, float(np.mean(proxy_fn(setup.eval_prompts, texts)))
-
-        curve = [(0, *measure())]
-
-        def on_log(step, record, curve=curve, size=size, measure=measure):
-            curve.append((step, *measure()))
-            ctx.log(step, rm_pairs=size, gold=curve[-1][1]["gold"], proxy=curve[-1][2], kl=curve[-1][1]["kl"])
-
-        train_ppo(
-            policy,
-            setup.tokenizer,
-            ppo_prompts,
-            [proxy_fn],
-            PPOConfig(
-                prompts_per_step=cfg.prompts_per_step,
-                max_new_tokens=cfg.completion_length,
-                kl_coef=cfg.ppo_kl_coef,
-            ),
-            TrainConfig(steps=cfg.ppo_steps, lr=3e-4, log_every=cfg.eval_every, schedule="constant"),
-            chat=False,
-            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=on_log),
-        )
-        d_rl = np.array([math.sqrt(max(p["kl"], 0.0)) for _, p, _ in curve])
-        rl_gold = np.array([p["gold"] for _, p, _ in curve]) - curve[0][1]["gold"]
-        rl_proxy = np.array([q for _, _, q in curve]) - curve[0][2]
-        a_bon, b_bon = fit_bon(d_bon, bon_gold)
-        a_rl, b_rl = fit_rl(d_rl, rl_gold)
-        results[size] = dict(
-            bon_gold=bon_gold, bon_proxy=bon_proxy, d_rl=d_rl, rl_gold=rl_gold, rl_proxy=rl_proxy,
-            alpha_bon=a_bon, beta_bon=b_bon, peak_bon=a_bon / (2 * b_bon) if b_bon > 0 else float("inf"),
-            alpha_rl=a_rl, beta_rl=b_rl, peak_rl=math.exp(a_rl / b_rl - 1) if b_rl > 0 else float("inf"),
+        curves["bon"][str(size)] = Curve(
+            d=d_bon, gold=[expected_best_of_n(proxy, gold, n).tolist() for n in ns],
+            proxy=[expected_best_of_n(proxy, proxy, n).tolist() for n in ns],
         )  # fmt: skip
 
-    def overoptimized(gold_curve, proxy_curve) -> bool:
-        peak = int(np.argmax(gold_curve))
-        return (
-            peak < len(gold_curve) - 1
-            and gold_curve[-1] < gold_curve[peak]
-            and proxy_curve[-1] > proxy_curve[peak]
-        )
+        policy = copy.deepcopy(setup.base)
+        points: list[tuple[float, list[float], list[float]]] = []
 
-    seen = {
-        s: overoptimized(r["bon_gold"], r["bon_proxy"]) or overoptimized(r["rl_gold"], r["rl_proxy"])
-        for s, r in results.items()
-    }
-    peaks = [results[s]["peak_bon"] for s in cfg.rm_pairs]
-    peaks_move_right = all(b >= a for a, b in zip(peaks, peaks[1:], strict=False))
-    verdict = (
-        "reproduced"
-        if any(seen.values()) and peaks_move_right
-        else "partial"
-        if any(seen.values()) or peaks_move_right
-        else "not_reproduced"
-    )
+        def measure(policy=policy, proxy_fn=proxy_fn, points=points) -> None:
+            texts = sample(setup, policy, setup.eval_prompts, seed=ctx.seed)
+            result = evaluate(setup, policy, seed=ctx.seed, completions=texts)
+            points.append(
+                (math.sqrt(max(result.kl, 0.0)), result.gold, list(proxy_fn(setup.eval_prompts, texts)))
+            )
+
+        measure()
+        train_ppo(
+            policy, setup.tokenizer, ppo_prompts, [proxy_fn],
+            PPOConfig(prompts_per_step=cfg.prompts_per_step, max_new_tokens=cfg.completion_length, kl_coef=cfg.ppo_kl_coef),
+            TrainConfig(steps=cfg.ppo_steps, lr=cfg.ppo_lr, log_every=cfg.eval_every, schedule="constant"),
+            chat=False,
+            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=lambda step, record, measure=measure: measure()),
+        )  # fmt: skip
+        curves["rl"][str(size)] = Curve(
+            d=[p[0] for p in points], gold=[p[1] for p in points], proxy=[p[2] for p in points]
+        )
+        for i, (d, g, q) in enumerate(points):
+            ctx.log(i * cfg.eval_every, rm_pairs=size, d=d, gold=_mean(g), proxy=_mean(q))
+    record = OveroptimizationRecord(rm_pairs=list(cfg.rm_pairs), curves=curves, rm_accuracy=accuracy)
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    proxy_axes = [ax.twinx() for ax in axes]  # the proxy is in reward-model units, the gold in [-1, 1]
+    proxy_axes = [ax.twinx() for ax in axes]  # the proxy is in reward-model units, the gold in [-2, 1]
     colors = plt.cm.viridis(np.linspace(0, 0.85, len(cfg.rm_pairs)))
+    fits = []
     for color, size in zip(colors, cfg.rm_pairs, strict=True):
-        r = results[size]
-        fine = np.linspace(0, d_bon.max(), 50)
-        axes[0].plot(d_bon, r["bon_gold"], "o-", color=color, label=f"gold, RM on {size} pairs")
-        axes[0].plot(fine, fine * (r["alpha_bon"] - r["beta_bon"] * fine), "--", color=color, linewidth=0.8)
-        proxy_axes[0].plot(d_bon, r["bon_proxy"], "x:", color=color, alpha=0.6)
-        axes[1].plot(r["d_rl"], r["rl_gold"], "o-", color=color, label=f"gold, RM on {size} pairs")
-        proxy_axes[1].plot(r["d_rl"], r["rl_proxy"], "x:", color=color, alpha=0.6)
-    for ax, proxy_ax, title in zip(axes, proxy_axes, ("Best-of-n (dashed: fit)", "PPO"), strict=True):
+        for ax, proxy_ax, method in zip(axes, proxy_axes, METHODS, strict=True):
+            curve = curves[method][str(size)]
+            d = np.array(curve.d)
+            g = np.array([_mean(v) for v in curve.gold]) - _mean(curve.gold[0])
+            q = np.array([_mean(v) for v in curve.proxy]) - _mean(curve.proxy[0])
+            ax.plot(d, g, "o-", color=color, label=f"gold, RM on {size} pairs")
+            proxy_ax.plot(d, q, "x:", color=color, alpha=0.6)
+            alpha, beta = (fit_bon if method == "bon" else fit_rl)(d, g)
+            fits.append([method, size, round(alpha, 4), round(beta, 4), round(accuracy[str(size)], 3)])
+            if method == "bon":
+                fine = np.linspace(0, d.max(), 50)
+                ax.plot(fine, fine * (alpha - beta * fine), "--", color=color, linewidth=0.8)
+    for ax, proxy_ax, title in zip(
+        axes, proxy_axes, ("Best-of-n (dashed: fit)", "PPO, no KL penalty"), strict=True
+    ):
         ax.set(xlabel="d = sqrt(KL)", ylabel="gold reward gain (solid)", title=title)
         proxy_ax.set_ylabel("proxy reward gain (dotted)")
     axes[0].legend(fontsize=7)
     figure = ctx.figure(
         fig, "overoptimization", "Gold (solid) and proxy (dotted) reward against d = sqrt(KL)"
     )
-
-    measured = {}
-    for size in cfg.rm_pairs:
-        r = results[size]
-        measured |= {
-            f"alpha_bon_{size}": round(r["alpha_bon"], 4), f"beta_bon_{size}": round(r["beta_bon"], 4),
-            f"peak_d_bon_{size}": round(r["peak_bon"], 3), f"alpha_rl_{size}": round(r["alpha_rl"], 4),
-            f"beta_rl_{size}": round(r["beta_rl"], 4), f"overoptimized_{size}": seen[size],
-        }  # fmt: skip
-    summary = (
-        f"gold fell after a peak while the proxy rose for RM sizes {[s for s in cfg.rm_pairs if seen[s]] or 'none'}; "
-        f"fitted best-of-n gold peaks d* = {[round(p, 2) for p in peaks]} for {cfg.rm_pairs} pairs"
-        f"{' (moving right)' if peaks_move_right else ' (not moving right)'}"
-    )
-    rows = [
-        [size, round(results[size]["alpha_bon"], 4), round(results[size]["beta_bon"], 4), round(results[size]["peak_bon"], 2),
-         round(results[size]["alpha_rl"], 4), round(results[size]["beta_rl"], 4), "yes" if seen[size] else "no"]
-        for size in cfg.rm_pairs
-    ]  # fmt: skip
     sections = [
-        Section(
-            "Results",
-            [
-                figure,
-                Table(
-                    [
-                        "RM pairs",
-                        "alpha BoN",
-                        "beta BoN",
-                        "BoN peak d*",
-                        "alpha RL",
-                        "beta RL",
-                        "gold fell after a peak",
-                    ],
-                    rows,
-                ),
-            ],
-        ),
+        Section("Results", [figure, Table(["method", "RM pairs", "alpha", "beta", "RM accuracy (held-out gold)"], fits)]),
         Section(
             "Setup",
             [
                 Text(
-                    f"The sentiment task (see rlhf-pipeline). Proxy reward models trained on {cfg.rm_pairs} gold-labelled pairs. "
-                    f"Best-of-n: {cfg.bon_samples} base samples for each of {cfg.bon_prompts} prompts, the expected best-of-n computed "
-                    f"exactly from order statistics, KL = log n - (n-1)/n. RL: PPO against each proxy ({cfg.ppo_steps} steps, KL "
-                    f"coefficient {cfg.ppo_kl_coef}), gold and proxy measured on {cfg.n_eval_prompts} held-out prompts. Rewards are "
-                    "gains over the base model; fits are least squares without intercept."
+                    f"The sentiment task with a second gold term: gold = sentiment − {cfg.repetition_penalty} × the share "
+                    f"of repeated words. Proxy reward models trained on {cfg.rm_pairs} pairs labelled by that gold reward "
+                    f"(Bradley-Terry noise). Best-of-n: {cfg.bon_samples} base samples for each of {cfg.bon_prompts} "
+                    "prompts, the expected best-of-n computed exactly from order statistics, KL = log n − (n−1)/n. RL: PPO "
+                    f"against each proxy with no KL penalty ({cfg.ppo_steps} steps), gold and proxy measured every "
+                    f"{cfg.eval_every} steps on {cfg.n_eval_prompts} held-out prompts. Curves are gains over the base "
+                    "model; fits are least squares without intercept."
                 )
             ],
         ),
-    ]
-    paper = {
-        "functional forms": "BoN: d(alpha - beta d); RL: d(alpha - beta log d)",
-        "peak": "moves right with more RM data",
-    }
-    return Outcome(measured, verdict, summary, paper_figures=paper, sections=sections)
+    ]  # fmt: skip
+    return Measurement(record, sections)
 
 
 EXPERIMENT = overoptimization

@@ -1,35 +1,77 @@
 """rlhf-pipeline: base model -> reward model on gold-labelled pairs -> PPO, with the gold reward tracked."""
 
+from collections.abc import Sequence
+
+from ..config import Count, LearningRate, NonNegativeFloat
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
+from ..stats import mean_estimate, pooled_estimate
 from ._sentiment_config import SentimentConfig
-from .registry import Outcome, RunContext, experiment
+from .registry import Measurement, RunContext, experiment
+from .verdict import Decision, Record, graded
 
 
 class RLHFPipelineConfig(SentimentConfig):
-    n_pairs: int = 1024
+    n_pairs: Count = 1024
     """Preference pairs (two base-model samples per prompt, labelled by the gold reward)."""
-    rm_steps: int = 200
-    ppo_steps: int = 150
-    prompts_per_step: int = 32
-    kl_coef: float = 0.05
-    lr: float = 3e-4
-    eval_every: int = 25
+    held_out_pairs: Count = 256
+    rm_steps: Count = 200
+    ppo_steps: Count = 150
+    prompts_per_step: Count = 32
+    kl_coef: NonNegativeFloat = 0.05
+    lr: LearningRate = 3e-4
+    eval_every: Count = 25
 
 
 CLAIM = Claim(
     paper="Ziegler et al. 2019, Fine-Tuning Language Models from Human Preferences; Ouyang et al. 2022 (InstructGPT)",
     finding="a reward model trained on human comparisons, optimised with PPO under a KL penalty to the SFT model, "
     "moves the policy towards what the labellers prefer (e.g. positive sentiment) while the KL grows",
-    expectation="the gold reward of PPO samples ends higher than the base model's by more than 3 standard errors, "
-    "and the KL to the base model grows (reproduced)",
+    expectation="on the evaluation prompts, paired prompt by prompt (seeds pooled): reproduced if the gold reward "
+    "of PPO samples ends higher than the base model's by more than two standard errors and the policy's KL to "
+    "the base model is clearly above zero; partial if the gold reward rises clearly without a clear KL; not "
+    "reproduced otherwise",
 )
+
+
+class RLHFRecord(Record):
+    gold_base: list[float]
+    """Gold reward of the base policy's sample for each evaluation prompt."""
+    gold_ppo: list[float]
+    log_ratios_ppo: list[float]
+    """log pi(y) − log pi_base(y) of the PPO policy's samples."""
+    curve: list[tuple[int, float, float, float]]
+    """(step, mean gold reward, KL, mean reward-model score of the rollouts)."""
+    rm_accuracy_held_out: float
+    held_out_pairs: int
+    label_agreement_with_gold: float
+
+
+def decide(records: Sequence[RLHFRecord]) -> Decision:
+    gain = pooled_estimate(
+        [mean_estimate([b - a for a, b in zip(r.gold_base, r.gold_ppo, strict=True)]) for r in records]
+    )
+    kl = pooled_estimate([mean_estimate(r.log_ratios_ppo) for r in records])
+    mean = lambda values: round(sum(values) / len(values), 4)  # noqa: E731
+    figures = {
+        "gold_reward_base": mean([mean(r.gold_base) for r in records]),
+        "gold_reward_ppo": mean([mean(r.gold_ppo) for r in records]),
+        "gold_gain": round(gain.value, 4),
+        "kl_final": round(kl.value, 3),
+        "rm_accuracy_held_out": mean([r.rm_accuracy_held_out for r in records]),
+    }
+    reasons = [f"PPO raised the gold reward by {gain} (paired over evaluation prompts) at a KL of {kl} nats"]
+    return graded(gain.clearly_above(0) and kl.clearly_above(0), gain.clearly_above(0), reasons, figures)
 
 
 @experiment(
     "rlhf-pipeline",
     claim=CLAIM,
     config=RLHFPipelineConfig,
+    decide=decide,
+    paper_figures={
+        "gold_gain": "positive (sentiment reward rises; human preference 85% over GPT-3 for InstructGPT)"
+    },
     presets={
         "cpu": {},
         "gpu": dict(
@@ -43,7 +85,7 @@ CLAIM = Claim(
         ),
     },
 )
-def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
+def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Measurement:
     """Pre-train a toy policy, train a Bradley-Terry reward model on gold-labelled pairs, then PPO."""
     plt = pyplot()
     import copy
@@ -55,20 +97,28 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
 
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
     pairs, label_agreement = gold_pairs(setup, cfg.n_pairs, seed=ctx.seed + 10)
-    held_out, _ = gold_pairs(setup, 256, seed=ctx.seed + 20)
+    held_out, _ = gold_pairs(setup, cfg.held_out_pairs, seed=ctx.seed + 20)
 
-    reward_model, rm_history = train_proxy_reward_model(
+    reward_model, _ = train_proxy_reward_model(
         setup, pairs, steps=cfg.rm_steps, seed=ctx.seed, device=ctx.device
     )
     rm_accuracy = pairwise_accuracy(setup, reward_model, held_out)
 
     policy = copy.deepcopy(setup.base)
-    curve = [(0, evaluate(setup, policy, seed=ctx.seed))]
+    base = evaluate(setup, policy, seed=ctx.seed)
+    curve = [(0, base.gold_estimate.value, base.kl, float("nan"))]
+    last = {}
 
     def on_log(step: int, record: dict[str, float]) -> None:
-        point = evaluate(setup, policy, seed=ctx.seed)
-        curve.append((step, point))
-        ctx.log(step, gold=point["gold"], kl=point["kl"], proxy=record["score"], kl_coef=record["kl_coef"])
+        point = last["point"] = evaluate(setup, policy, seed=ctx.seed)
+        curve.append((step, point.gold_estimate.value, point.kl, record["score"]))
+        ctx.log(
+            step,
+            gold=point.gold_estimate.value,
+            kl=point.kl,
+            proxy=record["score"],
+            kl_coef=record["kl_coef"],
+        )
 
     ppo_history = train_ppo(
         policy,
@@ -83,20 +133,15 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
         options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=on_log),
     )
 
-    start, end = curve[0][1], curve[-1][1]
-    gain = end["gold"] - start["gold"]
-    sem = (start["gold_sem"] ** 2 + end["gold_sem"] ** 2) ** 0.5
-    verdict = (
-        "reproduced"
-        if gain > 3 * sem and end["kl"] > start["kl"]
-        else "partial"
-        if gain > 0
-        else "not_reproduced"
-    )
+    final = last["point"]
+    record = RLHFRecord(
+        gold_base=base.gold, gold_ppo=final.gold, log_ratios_ppo=final.log_ratios, curve=curve,
+        rm_accuracy_held_out=rm_accuracy, held_out_pairs=len(held_out), label_agreement_with_gold=label_agreement,
+    )  # fmt: skip
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    steps = [s for s, _ in curve]
-    left.plot(steps, [p["gold"] for _, p in curve], marker="o", label="gold reward (eval prompts)")
+    steps = [s for s, *_ in curve]
+    left.plot(steps, [g for _, g, _, _ in curve], marker="o", label="gold reward (eval prompts)")
     left.plot(
         [h["step"] for h in ppo_history],
         [h["score"] for h in ppo_history],
@@ -105,34 +150,25 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
     )
     left.set(xlabel="PPO step", ylabel="reward", title="Gold and proxy reward during PPO")
     left.legend()
-    right.plot([p["kl"] for _, p in curve], [p["gold"] for _, p in curve], marker="o")
+    right.plot([k for _, _, k, _ in curve], [g for _, g, _, _ in curve], marker="o")
     right.set(
         xlabel="KL(policy || base), nats per sequence", ylabel="gold reward", title="Gold reward against KL"
     )
     figure = ctx.figure(fig, "rlhf", "PPO against a learned reward model, scored by the gold reward")
 
-    measured = {
-        "gold_reward_base": round(start["gold"], 4),
-        "gold_reward_ppo": round(end["gold"], 4),
-        "gold_gain": round(gain, 4),
-        "gold_gain_sem": round(sem, 4),
-        "kl_final": round(end["kl"], 3),
-        "rm_accuracy_held_out": round(rm_accuracy, 3),
-        "label_agreement_with_gold": round(label_agreement, 3),
-        "rm_final_loss": round(rm_history[-1]["loss"], 4),
-    }
-    summary = (
-        f"the reward model ranks {rm_accuracy:.0%} of held-out gold-labelled pairs correctly; PPO raised the gold reward "
-        f"{start['gold']:.3f} -> {end['gold']:.3f} ({gain / max(sem, 1e-9):.1f} standard errors) at a KL of {end['kl']:.2f} nats"
-    )
     sections = [
         Section(
             "Results",
             [
                 figure,
                 Table(
-                    ["PPO step", "gold reward", "± s.e.", "KL (nats)"],
-                    [[s, round(p["gold"], 4), round(p["gold_sem"], 4), round(p["kl"], 3)] for s, p in curve],
+                    ["PPO step", "gold reward", "KL (nats)", "reward-model score"],
+                    [[s, round(g, 4), round(k, 3), round(q, 3)] for s, g, k, q in curve],
+                ),
+                Text(
+                    f"The reward model ranks {rm_accuracy:.0%} of {len(held_out)} held-out gold-labelled pairs "
+                    f"correctly; its training labels agree with the noise-free gold preference on "
+                    f"{label_agreement:.0%} of pairs."
                 ),
             ],
         ),
@@ -140,8 +176,9 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
             "Setup",
             [
                 Text(
-                    f"The sentiment task: a Markov language of {len(setup.task.words)} words, 8 'good' and 8 'bad'; gold reward = "
-                    f"share of good words minus share of bad ones in a {cfg.completion_length}-word completion. Base policy: a "
+                    f"The sentiment task: a Markov language of {len(setup.task.words)} English words, 8 positive and 8 negative; "
+                    f"gold reward = share of positive words minus share of negative ones in a {cfg.completion_length}-word "
+                    "completion. Base policy: a "
                     f"{cfg.n_layers}-layer toy Llama pre-trained for {cfg.pretrain_steps} steps. {len(pairs)} pairs of base samples "
                     f"labelled by the gold reward through Bradley-Terry noise (temperature 0.1); reward model = the base trunk "
                     f"with a scalar head, {cfg.rm_steps} steps. PPO: {cfg.ppo_steps} steps of {cfg.prompts_per_step} prompts, "
@@ -150,10 +187,7 @@ def rlhf_pipeline(cfg: RLHFPipelineConfig, ctx: RunContext) -> Outcome:
             ],
         ),
     ]
-    paper = {
-        "gold_gain": "positive (sentiment reward rises; human preference 85% over GPT-3 for InstructGPT)"
-    }
-    return Outcome(measured, verdict, summary, paper_figures=paper, sections=sections)
+    return Measurement(record, sections)
 
 
 EXPERIMENT = rlhf_pipeline

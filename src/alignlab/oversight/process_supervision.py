@@ -27,10 +27,14 @@ def _check_pool(n: int, m: int) -> None:
 def best_of_n(scores: Sequence[float], correct: Sequence[bool], n: int) -> float:
     """Expected correctness of the highest-scored of ``n`` solutions drawn without replacement from one
     problem's pool of m (ties go to the earlier solution)."""
-    m = len(scores)
-    _check_pool(n, m)
-    ranked = sorted(range(m), key=lambda i: -scores[i])
-    return sum(comb(m - r, n - 1) for r, i in enumerate(ranked, start=1) if correct[i]) / comb(m, n)
+    import numpy as np
+
+    from .best_of_n import expected_best_of_n
+
+    _check_pool(n, len(scores))
+    # expected_best_of_n breaks ties towards the later sample: reverse the pool to favour the earlier one
+    reversed_scores, reversed_correct = np.asarray(scores, float)[::-1], np.asarray(correct, float)[::-1]
+    return float(expected_best_of_n(reversed_scores[None], reversed_correct[None], n)[0])
 
 
 def pass_at_n(correct: Sequence[bool], n: int) -> float:

@@ -9,7 +9,7 @@ from ..data.formats import CompletionExample
 from ..losses import LossOutput, masked_nll
 from ..scoring.logprobs import completion_token_logprobs
 from .batching import chunks, completion_batch, epochs
-from .loop import Progress, RunOptions, TrainConfig, train
+from .loop import LoopHooks, Progress, RunOptions, TrainConfig, train
 
 
 def sft_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
@@ -28,6 +28,7 @@ def train_sft(
     batch_size: int = 8,
     chat: bool | None = None,
     options: RunOptions = RunOptions(),
+    hooks: LoopHooks = LoopHooks(),
 ) -> list[dict[str, float]]:
     batches = [completion_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), batch_size)]
-    return train(model, sft_step, epochs(batches, seed=options.seed), config, options)
+    return train(model, sft_step, epochs(batches, seed=options.seed), config, options, hooks=hooks)
