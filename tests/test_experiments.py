@@ -400,10 +400,36 @@ def test_weak_to_strong_smoke_and_confidence_loss(tmp_path):
         assert confidence_loss(logits, weak, alpha).item() == pytest.approx(expected.item(), rel=1e-6)
     assert performance_gap_recovered(0.6, 0.7, 0.8) == pytest.approx(0.5)
     run = run_experiment(
-        "weak-to-strong", out=tmp_path, device="cpu", show_progress=False, overrides=dict(seeds=1, epochs=2)
+        "weak-to-strong",
+        out=tmp_path,
+        device="cpu",
+        show_progress=False,
+        overrides=dict(max_epochs=2, weak_views=[4]),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert 0.5 < measured["median_weak_accuracy"] <= 1 and measured["median_ceiling_accuracy"] > 0.5
+    results = json.loads((run.path / "results.json").read_text())
+    assert (
+        0.5 < results["measured"]["median_weak_accuracy"] <= 1
+        and results["measured"]["median_ceiling_accuracy"] > 0.5
+    )
+    assert len(results["per_seed"][0]["record"]["pairings"]) == 5  # 5 tasks × 1 supervisor
+
+
+def test_students_leave_the_global_random_state_alone_and_can_freeze_their_trunk():
+    import torch
+
+    from alignlab.oversight.weak_to_strong import StudentConfig, pretrain_trunk, train_student
+
+    x, digit = torch.rand(200, 8), torch.randint(0, 3, (200,))
+    cfg = StudentConfig(hidden=16, max_epochs=2, batch_size=32)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    trunk = pretrain_trunk(x, digit, cfg, seed=0)
+    student = train_student(
+        x, (digit == 1).float(), StudentConfig(**{**cfg.__dict__, "freeze_trunk": True}), trunk=trunk
+    )
+    assert torch.equal(torch.rand(3), expected)  # neither call reseeded the caller's generator
+    assert all(torch.equal(a, b) for a, b in zip(student.trunk.parameters(), trunk.parameters(), strict=True))
 
 
 def test_prm_vs_orm_smoke(tmp_path):

@@ -689,3 +689,47 @@ def test_rlaif_vs_rlhf_verdict(record, verdict):
     from alignlab.experiments.rlaif_vs_rlhf import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- weak-to-strong -----------------------------------------------------------------------------------
+
+
+def _w2s(pgrs, aux_gain, n=10):
+    from alignlab.experiments.weak_to_strong import Pairing, WeakToStrongRecord
+
+    pairings = []
+    for i in range(n):
+        pgr = pgrs[i % len(pgrs)]
+        gain = aux_gain + 0.02 * ((i * 7) % 5 - 2)
+        pairings.append(
+            Pairing(
+                task=f"t{i}",
+                weak_view=2,
+                weak=0.6,
+                ceiling=0.9,
+                w2s=0.6 + 0.3 * pgr,
+                w2s_aux=0.6 + 0.3 * (pgr + gain),
+                scratch_ceiling=0.9,
+                scratch_w2s=0.6,
+            )  # fmt: skip
+        )
+    return WeakToStrongRecord(pairings=pairings, bootstrap_resamples=500)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_w2s([0.5, 0.6, 0.4], 0.2), "reproduced"),
+        (_w2s([0.5, 0.6, 0.4], 0.0), "partial"),  # PGR without a confidence-loss gain
+        (_w2s([0.0, 0.05, -0.05], 0.3), "partial"),  # the confidence loss helps, PGR stays low
+        (_w2s([0.0, 0.05, -0.05], 0.0), "not_reproduced"),
+        (
+            _w2s([0.9, -0.5, 0.25], 0.0),
+            "not_reproduced",
+        ),  # a median of 25% with an interval reaching below 20%
+    ],
+)
+def test_weak_to_strong_verdict(record, verdict):
+    from alignlab.experiments.weak_to_strong import decide
+
+    assert decide([record]).verdict == verdict

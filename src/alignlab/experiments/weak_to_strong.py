@@ -1,198 +1,231 @@
-"""weak-to-strong: strong students trained on weak supervisors' labels, with and without the auxiliary
-confidence loss, on binary tasks built from data that scikit-learn ships."""
+"""weak-to-strong: students that already know something about digits, trained on weak supervisors' labels,
+with and without the auxiliary confidence loss; students trained from scratch are the control."""
 
+from collections.abc import Sequence
+
+from ..config import Count, LearningRate, OpenProbability, Probability
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
-from .registry import ExperimentConfig, Outcome, RunContext, experiment
+from ..stats import bootstrap_interval, mean_estimate, pooled_estimate
+from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .verdict import Decision, Record, graded
+
+MIN_PGR = 0.2
 
 
 class WeakToStrongConfig(ExperimentConfig):
-    weak_views: tuple[int, ...] = (2, 4)
-    """The weak supervisor is a logistic regression that sees the image pooled to v×v cells (2×2 and 4×4); on
-    the tabular task, v×v of the features. The strong student is an MLP on all features."""
-    seeds: int = 3
-    epochs: int = 30
-    """Enough for the student to converge on ground truth (ceiling ≈ 95%; at 8 epochs it was ≈ 90%)."""
-    aux_alpha: float = 0.5
-    warmup: float = 0.1
+    weak_views: tuple[Count, ...] = (2, 4)
+    """The weak supervisor is a logistic regression that sees the image pooled to v×v cells (2×2 and 4×4)."""
+    hidden: Count = 256
+    max_epochs: Count = 30
+    patience_epochs: Count = 3
+    """Students stop when their loss on held-out weakly labelled examples stops falling (no ground truth)."""
+    lr: LearningRate = 1e-3
+    batch_size: Count = 64
+    aux_alpha: Probability = 0.5
+    warmup: OpenProbability = 0.1
+    pretrain_fraction: OpenProbability = 0.4
+    """Share of the images (their 10-class labels) used only to pretrain the strong student's trunk; the rest
+    is split evenly between the weak supervisor's training data, the student's data and the test set."""
+    bootstrap_resamples: Count = 2000
 
 
 CLAIM = Claim(
     paper="Burns et al. 2023, Weak-to-Strong Generalization",
-    finding="strong students trained on weak labels recover much of the gap to their ceiling (NLP tasks often "
-    "PGR > 50%); the auxiliary confidence loss lifts PGR further (≈25% → ≈80% at the largest gaps)",
-    expectation="median PGR over tasks, weak supervisors and seeds of at least 20% with plain weak labels, and "
-    "higher with the confidence loss: reproduced if both, partial if one. The students here are trained from "
-    "scratch, with none of the pretrained knowledge that lets Burns et al.'s students see past their supervisors",
+    finding="strong pretrained students trained on weak labels recover much of the gap to their ceiling (NLP "
+    "tasks often PGR > 50%); the auxiliary confidence loss lifts PGR further (≈25% → ≈80% at the largest gaps)",
+    expectation="students whose trunk was pretrained on digit identity (a task and data the weak supervisors "
+    "never use), fine-tuned on the supervisors' hard labels over 5 binary digit tasks × 2 supervisors: "
+    "reproduced if the median PGR's bootstrap 95% interval lies above 20% and the confidence loss raises PGR "
+    "(paired over task × supervisor, by more than two standard errors); partial if one of the two. Students "
+    "trained from scratch are the control, expected near 0 (they can represent the supervisor exactly)",
 )
 
 DIGIT_TASKS = {
-    "digits: even": lambda y: y % 2 == 0,
-    "digits: at least 5": lambda y: y >= 5,
-    "digits: has a loop (0, 6, 8, 9)": lambda y: (y == 0) | (y == 6) | (y == 8) | (y == 9),
+    "even": (0, 2, 4, 6, 8),
+    "at least 5": (5, 6, 7, 8, 9),
+    "has a loop (0, 6, 8, 9)": (0, 6, 8, 9),
+    "prime (2, 3, 5, 7)": (2, 3, 5, 7),
+    "straight strokes (1, 4, 7)": (1, 4, 7),
 }
 
 
-def _tasks(views):
-    """(name, X, y, {view: weak features}) per task."""
-    from sklearn.datasets import load_breast_cancer, load_digits
+class Pairing(Record):
+    """One task × weak supervisor: test accuracies."""
 
-    digits = load_digits()
-    images = digits.images / 16.0
-    tasks = []
-    for name, rule in DIGIT_TASKS.items():
-        weak = {
-            v: images.reshape(-1, v, 8 // v, v, 8 // v).mean(axis=(2, 4)).reshape(len(images), -1)
-            for v in views
-        }
-        tasks.append((name, digits.data / 16.0, rule(digits.target).astype(int), weak))
-    cancer = load_breast_cancer()
-    x = (cancer.data - cancer.data.mean(0)) / cancer.data.std(0)
-    tasks.append(("breast cancer", x, cancer.target, {v: x[:, : v * v] for v in views}))
-    return tasks
+    task: str
+    weak_view: int
+    weak: float
+    ceiling: float
+    """The pretrained student on ground-truth labels."""
+    w2s: float
+    w2s_aux: float
+    scratch_ceiling: float
+    scratch_w2s: float
+
+    @property
+    def pgr(self) -> float:
+        return _pgr(self.weak, self.w2s, self.ceiling)
+
+    @property
+    def pgr_aux(self) -> float:
+        return _pgr(self.weak, self.w2s_aux, self.ceiling)
+
+    @property
+    def pgr_scratch(self) -> float:
+        return _pgr(self.weak, self.scratch_w2s, self.scratch_ceiling)
+
+
+def _pgr(weak: float, w2s: float, ceiling: float) -> float:
+    from ..oversight.weak_to_strong import performance_gap_recovered
+
+    return performance_gap_recovered(weak, w2s, ceiling)
+
+
+class WeakToStrongRecord(Record):
+    pairings: list[Pairing]
+    bootstrap_resamples: int
+
+
+def decide(records: Sequence[WeakToStrongRecord]) -> Decision:
+    import numpy as np
+
+    pairings = [p for r in records for p in r.pairings if not np.isnan(p.pgr)]
+    median, low, high = bootstrap_interval(
+        [p.pgr for p in pairings], np.median, resamples=records[0].bootstrap_resamples
+    )
+    aux = pooled_estimate(
+        [mean_estimate([p.pgr_aux - p.pgr for p in r.pairings if not np.isnan(p.pgr)]) for r in records]
+    )
+    scratch = [p.pgr_scratch for r in records for p in r.pairings if not np.isnan(p.pgr_scratch)]
+    figures = {
+        "median_pgr": round(median, 3),
+        "median_pgr_confidence_loss": round(float(np.median([p.pgr_aux for p in pairings])), 3),
+        "median_pgr_from_scratch (control)": round(float(np.median(scratch)), 3) if scratch else None,
+        "median_weak_accuracy": round(float(np.median([p.weak for p in pairings])), 3),
+        "median_ceiling_accuracy": round(float(np.median([p.ceiling for p in pairings])), 3),
+    }
+    reasons = [
+        f"median PGR {median:.0%} (95% bootstrap interval {low:.0%} to {high:.0%}) over {len(pairings)} task × "
+        f"supervisor pairings",
+        f"the confidence loss changes PGR by {aux}",
+        f"control, students from scratch: median PGR {figures['median_pgr_from_scratch (control)']}",
+    ]
+    return graded(
+        low > MIN_PGR and aux.clearly_above(0), low > MIN_PGR or aux.clearly_above(0), reasons, figures
+    )
 
 
 @experiment(
     "weak-to-strong",
     claim=CLAIM,
     config=WeakToStrongConfig,
-    presets={"cpu": {}, "gpu": dict(seeds=5)},
+    decide=decide,
+    paper_figures={
+        "median_pgr": "often > 0.5 (NLP tasks)",
+        "median_pgr_confidence_loss": "≈0.8 at the largest gaps (≈0.25 without)",
+    },
+    presets={"cpu": {}, "gpu": {}},
 )
-def weak_to_strong(cfg: WeakToStrongConfig, ctx: RunContext) -> Outcome:
-    """PGR of MLP students on weak logistic-regression labels, plain and with the confidence loss."""
+def weak_to_strong(cfg: WeakToStrongConfig, ctx: RunContext) -> Measurement:
+    """PGR of pretrained MLP students on weak logistic-regression labels, plain and with the confidence loss."""
     import numpy as np
     import torch
+    from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
-    from ..oversight.weak_to_strong import StudentConfig, accuracy, performance_gap_recovered, train_student
+    from ..oversight.weak_to_strong import StudentConfig, accuracy, pretrain_trunk, train_student
 
     plt = pyplot()
-    rows = []
-    for name, x, y, weak_views in _tasks(cfg.weak_views):
-        for seed in range(ctx.seed, ctx.seed + cfg.seeds):
-            # thirds: the weak supervisor's ground truth, the student's (weakly labelled) data, the test set
-            idx = np.arange(len(y))
-            weak_idx, rest = train_test_split(idx, test_size=2 / 3, random_state=seed, stratify=y)
-            student_idx, test_idx = train_test_split(rest, test_size=0.5, random_state=seed, stratify=y[rest])
-            tensor = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-            x_student, x_test = tensor(x[student_idx]), tensor(x[test_idx])
-            y_student, y_test = torch.tensor(y[student_idx]), torch.tensor(y[test_idx])
-            plain = StudentConfig(epochs=cfg.epochs)
-            ceiling = accuracy(train_student(x_student, y_student.float(), plain, seed), x_test, y_test)
-            for view, features in weak_views.items():
-                supervisor = LogisticRegression(max_iter=1000).fit(features[weak_idx], y[weak_idx])
-                weak_acc = supervisor.score(features[test_idx], y[test_idx])
-                weak_labels = tensor(supervisor.predict_proba(features[student_idx])[:, 1])
-                w2s = accuracy(train_student(x_student, weak_labels, plain, seed), x_test, y_test)
-                aux_cfg = StudentConfig(epochs=cfg.epochs, aux_alpha=cfg.aux_alpha, warmup=cfg.warmup)
-                w2s_aux = accuracy(train_student(x_student, weak_labels, aux_cfg, seed), x_test, y_test)
-                rows.append(
-                    dict(
-                        task=name,
-                        weak_view=f"{view}×{view}",
-                        seed=seed,
-                        weak=weak_acc,
-                        ceiling=ceiling,
-                        w2s=w2s,
-                        w2s_aux=w2s_aux,
-                        pgr=performance_gap_recovered(weak_acc, w2s, ceiling),
-                        pgr_aux=performance_gap_recovered(weak_acc, w2s_aux, ceiling),
-                    )
-                )
-                ctx.log(len(rows), **{k: v for k, v in rows[-1].items() if isinstance(v, float)})
-
-    def median(key, subset=rows):
-        values = [r[key] for r in subset if r[key] == r[key]]
-        return float(np.median(values)) if values else float("nan")
-
-    groups = list(dict.fromkeys((r["task"], r["weak_view"]) for r in rows))
-    summary_rows = []
-    for task, view in groups:
-        subset = [r for r in rows if r["task"] == task and r["weak_view"] == view]
-        summary_rows.append(
-            [
-                task,
-                view,
-                *[
-                    round(median(k, subset), 3)
-                    for k in ("weak", "w2s", "w2s_aux", "ceiling", "pgr", "pgr_aux")
-                ],
-            ]
-        )
-    pgr, pgr_aux = median("pgr"), median("pgr_aux")
-
-    fig, ax = plt.subplots(figsize=(9, 4))
-    xs = np.arange(len(groups))
-    ax.bar(xs - 0.2, [r[6] for r in summary_rows], 0.4, label="weak labels")
-    ax.bar(xs + 0.2, [r[7] for r in summary_rows], 0.4, label=f"+ confidence loss (α={cfg.aux_alpha})")
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set(xticks=xs, ylabel="median PGR", title="Performance gap recovered")
-    ax.set_xticklabels([f"{t}\n{v}" for t, v in groups], fontsize=6)
-    ax.legend(fontsize=8)
-    figure = ctx.figure(fig, "weak_to_strong", "Median PGR over seeds per task and weak supervisor.")
-
-    clear_gain, aux_helps = pgr >= 0.2, pgr_aux > pgr
-    verdict = (
-        "reproduced"
-        if clear_gain and aux_helps
-        else "partial"
-        if clear_gain or aux_helps
-        else "not_reproduced"
+    digits = load_digits()
+    x, digit = digits.data / 16.0, digits.target
+    idx = np.arange(len(digit))
+    pretrain_idx, rest = train_test_split(
+        idx, train_size=cfg.pretrain_fraction, random_state=ctx.seed, stratify=digit
     )
-    measured = {
-        "median_pgr": round(pgr, 3),
-        "median_pgr_confidence_loss": round(pgr_aux, 3),
-        "students_beating_supervisor": f"{sum(r['w2s'] > r['weak'] for r in rows)}/{len(rows)}",
-        "students_beating_supervisor_confidence_loss": f"{sum(r['w2s_aux'] > r['weak'] for r in rows)}/{len(rows)}",
-        "median_weak_accuracy": round(median("weak"), 3),
-        "median_ceiling_accuracy": round(median("ceiling"), 3),
+    weak_idx, rest = train_test_split(rest, test_size=2 / 3, random_state=ctx.seed, stratify=digit[rest])
+    student_idx, test_idx = train_test_split(rest, test_size=0.5, random_state=ctx.seed, stratify=digit[rest])
+    tensor = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    student = StudentConfig(
+        hidden=cfg.hidden, max_epochs=cfg.max_epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+        patience_epochs=cfg.patience_epochs,
+    )  # fmt: skip
+    aux = StudentConfig(**{**student.__dict__, "aux_alpha": cfg.aux_alpha, "warmup": cfg.warmup})
+    trunk = pretrain_trunk(tensor(x[pretrain_idx]), torch.tensor(digit[pretrain_idx]), student, seed=ctx.seed)
+    images = digits.images / 16.0
+    views = {
+        v: images.reshape(-1, v, 8 // v, v, 8 // v).mean(axis=(2, 4)).reshape(len(images), -1)
+        for v in cfg.weak_views
     }
-    summary = (
-        f"median PGR {pgr:.0%} with weak labels and {pgr_aux:.0%} with the confidence loss over {len(groups)} "
-        f"task × supervisor pairs and {cfg.seeds} seeds (weak accuracy {median('weak'):.1%}, ceiling "
-        f"{median('ceiling'):.1%})"
-    )
+    x_student, x_test = tensor(x[student_idx]), tensor(x[test_idx])
+    pairings = []
+    for name, positives in ctx.progress(DIGIT_TASKS.items(), "tasks", total=len(DIGIT_TASKS)):
+        y = np.isin(digit, positives).astype(int)
+        y_student, y_test = torch.tensor(y[student_idx]), torch.tensor(y[test_idx])
+        ceiling = accuracy(
+            train_student(x_student, y_student.float(), student, ctx.seed, trunk=trunk), x_test, y_test
+        )
+        scratch_ceiling = accuracy(
+            train_student(x_student, y_student.float(), student, ctx.seed), x_test, y_test
+        )
+        for view, features in views.items():
+            supervisor = LogisticRegression(max_iter=1000).fit(features[weak_idx], y[weak_idx])
+            weak_labels = tensor(supervisor.predict(features[student_idx]))  # hard labels, as Burns et al.
+            pairings.append(
+                Pairing(
+                    task=name, weak_view=view, weak=supervisor.score(features[test_idx], y[test_idx]), ceiling=ceiling,
+                    w2s=accuracy(train_student(x_student, weak_labels, student, ctx.seed, trunk=trunk), x_test, y_test),
+                    w2s_aux=accuracy(train_student(x_student, weak_labels, aux, ctx.seed, trunk=trunk), x_test, y_test),
+                    scratch_ceiling=scratch_ceiling,
+                    scratch_w2s=accuracy(train_student(x_student, weak_labels, student, ctx.seed), x_test, y_test),
+                )
+            )  # fmt: skip
+            p = pairings[-1]
+            ctx.log(len(pairings), weak=p.weak, w2s=p.w2s, w2s_aux=p.w2s_aux, ceiling=p.ceiling, pgr=p.pgr)
+    record = WeakToStrongRecord(pairings=pairings, bootstrap_resamples=cfg.bootstrap_resamples)
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    xs = np.arange(len(pairings))
+    for offset, (label, key) in enumerate(
+        [
+            ("pretrained student", "pgr"),
+            (f"+ confidence loss (α={cfg.aux_alpha})", "pgr_aux"),
+            ("from scratch (control)", "pgr_scratch"),
+        ]
+    ):
+        ax.bar(xs + (offset - 1) * 0.27, [getattr(p, key) for p in pairings], 0.27, label=label)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set(xticks=xs, ylabel="PGR", title="Performance gap recovered")
+    ax.set_xticklabels([f"{p.task}\n{p.weak_view}×{p.weak_view}" for p in pairings], fontsize=6)
+    ax.legend(fontsize=8)
+    figure = ctx.figure(fig, "weak_to_strong", "PGR per task and weak supervisor.")
+    rows = [
+        [p.task, f"{p.weak_view}×{p.weak_view}", *(round(v, 3) for v in (p.weak, p.w2s, p.w2s_aux, p.ceiling, p.pgr,
+         p.pgr_aux, p.scratch_w2s, p.pgr_scratch))]
+        for p in pairings
+    ]  # fmt: skip
     sections = [
         Section("Plots", [figure]),
         Section(
             "Results",
             [
                 Text(
-                    "Each task is split in thirds: ground truth for the weak supervisor, the student's training "
-                    "inputs (labelled by the supervisor's probabilities), and the test set. The ceiling is the same "
-                    "student trained on ground truth. Medians over seeds. The weak supervisor (a linear model on "
-                    "pooled pixels) is itself a function the student can represent exactly, and a student trained "
-                    "from scratch has no prior knowledge of the task to prefer the truth over its supervisor's "
-                    "errors: the setting where Burns et al. expect the least weak-to-strong generalisation."
+                    f"scikit-learn's digits: {len(pretrain_idx)} images (with their 10-class labels) pretrain the strong "
+                    f"student's trunk; of the rest, {len(weak_idx)} train the weak supervisors (logistic regression on "
+                    f"pooled pixels, binary labels), {len(student_idx)} are the student's data, labelled by a supervisor "
+                    f"(hard labels), and {len(test_idx)} are the test set. The ceiling is the same student trained on the "
+                    "ground truth. Students stop on their loss on held-out weakly labelled examples."
                 ),
                 Table(
-                    [
-                        "task",
-                        "weak sees",
-                        "weak",
-                        "weak→strong",
-                        "+ conf. loss",
-                        "ceiling",
-                        "PGR",
-                        "PGR + conf.",
-                    ],
-                    summary_rows,
+                    ["task", "weak sees", "weak", "weak→strong", "+ conf. loss", "ceiling", "PGR", "PGR + conf.",
+                     "scratch weak→strong", "scratch PGR"],
+                    rows,
                 ),
             ],
         ),
-    ]
-    return Outcome(
-        measured,
-        verdict,
-        summary,
-        paper_figures={
-            "nlp_pgr": "often > 0.5",
-            "pgr_confidence_loss_large_gap": 0.8,
-            "pgr_plain_large_gap": 0.25,
-        },
-        sections=sections,
-    )
+    ]  # fmt: skip
+    return Measurement(record, sections)
 
 
 EXPERIMENT = weak_to_strong
