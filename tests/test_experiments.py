@@ -496,16 +496,16 @@ def test_prover_verifier_smoke(tmp_path):
             test_problems=10,
             test_samples=2,
             rounds=2,
-            verifier_steps=5,
-            judge_steps=5,
+            verifier_max_steps=5,
+            judge_max_steps=5,
             judge_problems=50,
             prover_steps=3,
             problems_per_step=4,
             samples_per_round=20,
         ),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert [r["verifier_training_solutions"] for r in measured["rounds"]] == [200, 240]
-    assert 0 <= measured["sneaky_wrong_and_accepted_last_round"] <= 1
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert [r["verifier_training_solutions"] for r in record["rounds"]] == [200, 240]
+    assert 0 <= record["rounds"][-1]["sneaky_wrong_and_accepted"] <= 1 and record["n_test"] == 20
     rows = [json.loads(line) for line in (run.path / "solutions.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * 2 * 20 and {r["role"] for r in rows} == {"helpful", "sneaky"}

@@ -165,7 +165,8 @@ class RandomDigitSteps:
 
 
 def test_beam_search_keeps_the_best_scored_prefixes():
-    def digit_sum(prompts, partial):
+    def digit_sum(prompts, partial, ended):
+        assert len(ended) == len(partial)
         return [sum(int(s) for s in steps) for steps in partial]
 
     config = BeamConfig(beam_width=4, expansions=8, max_steps=5)

@@ -79,11 +79,11 @@ def test_verifier_learns_to_catch_flaws_and_a_prover_learns_from_rewards():
     with torch.no_grad():
         train_solutions, _ = sample_solutions(base, train, generator)
         test_solutions, _ = sample_solutions(base, test * 2, generator)
-    verifier = train_step_verifier(train_solutions, VerifierConfig(hidden=64, steps=800), seed=0)
+    verifier = train_step_verifier(train_solutions, VerifierConfig(hidden=64, max_steps=1500), seed=0)
     accepted = verifier_scores(verifier, test_solutions) > 0
     correct = torch.tensor([s.correct for s in test_solutions])
     balanced_accuracy = (accepted[correct].float().mean() + (~accepted[~correct]).float().mean()) / 2
-    assert balanced_accuracy > 0.65  # chance is 0.5; measured 0.70–0.72 over two seeds
+    assert balanced_accuracy > 0.65  # chance is 0.5; measured 0.70 (seed 0)
 
     prover = ProverPolicy(base_flaw=0.15, base_merge=0.0)
     history = train_prover(prover, train, None, None, ProverConfig(steps=30, lr=1e-2), seed=0)
@@ -119,7 +119,7 @@ def test_an_lm_prover_plays_against_the_verifier_through_grpo():
     problems = task.problems(200, seed=0)
     with torch.no_grad():
         solutions, _ = sample_solutions(ProverPolicy(0.2, 0.3), problems, torch.Generator().manual_seed(0))
-    verifier = train_step_verifier(solutions, VerifierConfig(hidden=32, steps=50), seed=0)
+    verifier = train_step_verifier(solutions, VerifierConfig(hidden=32, max_steps=50), seed=0)
     by_prompt = {p.prompt: p for p in problems}
     config = ProverConfig(group_size=4)
     reward = lm_prover_reward(verifier, by_prompt, "sneaky", config)

@@ -733,3 +733,84 @@ def test_weak_to_strong_verdict(record, verdict):
     from alignlab.experiments.weak_to_strong import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- prm-vs-orm ---------------------------------------------------------------------------------------
+
+
+def _prm(prm_right_top, orm_right_top, auroc_good=True, problems=60, pool=8, right=2):
+    """Pools of 8 samples, 2 right; the PRM (ORM) ranks a right one on top in the given share of problems."""
+    from alignlab.experiments.prm_vs_orm import PrmVsOrmRecord, ProblemPool
+
+    pools = []
+    for i in range(problems):
+        correct = [1] * right + [0] * (pool - right)
+
+        def scores(share, i=i):
+            top_right = (i * 7919 % problems) / problems < share
+            return [0.9 if c == top_right else 0.1 for c in correct]  # right ones on top, or wrong ones
+
+        pools.append(ProblemPool(correct=correct, prm=scores(prm_right_top), orm=scores(orm_right_top)))
+    labels = [1, 0] * 100
+    step_scores = [0.8, 0.2] * 100 if auroc_good else [0.5] * 200
+    return PrmVsOrmRecord(pools=pools, step_labels=labels, step_scores=step_scores, kept_share=0.9,
+                          generator_sft_steps=500, beam_accuracy=0.5, beam_budget=16)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_prm(0.9, 0.4), "reproduced"),  # at N = 8 the top pick decides; at N = 2 the gap is smaller
+        (_prm(0.9, 0.4, pool=2, right=1), "partial"),  # PRM ahead, but N stops at 2: no growth to show
+        (_prm(0.9, 0.9), "not_reproduced"),  # a useful PRM, no better than the ORM
+        (_prm(0.1, 0.1), "not_reproduced"),  # picks worse than a random sample
+        (_prm(0.9, 0.4, auroc_good=False), "not_applicable"),  # the PRM cannot check steps
+    ],
+)
+def test_prm_vs_orm_verdict(record, verdict):
+    from alignlab.experiments.prm_vs_orm import decide
+
+    assert decide([record]).verdict == verdict
+
+
+# --- prover-verifier ----------------------------------------------------------------------------------
+
+
+def _pv(fooled, sneaky_correct=0.2, helpful_judge=0.8, correctness_judge=0.7, n=1200):
+    from alignlab.experiments.prover_verifier import ProverVerifierRecord, RoundStats
+
+    rounds = [
+        RoundStats(
+            verifier_steps=1000, verifier_training_solutions=1, base_verifier_accuracy=0.9, helpful_correct=0.95,
+            helpful_accepted=0.9, helpful_verifier_accuracy=0.9, helpful_judge_accuracy=helpful_judge, helpful_merged=0.1,
+            helpful_wrong_and_accepted=0.02, helpful_top_flaw="-",
+            sneaky_correct=sneaky_correct, sneaky_accepted=f, sneaky_verifier_accuracy=0.7, sneaky_wrong_and_accepted=f,
+            sneaky_judge_accuracy=0.6, sneaky_merged=0.1, sneaky_training_wrong_and_accepted=f, sneaky_top_flaw="slip_ones",
+        )
+        for f in fooled
+    ]  # fmt: skip
+    return ProverVerifierRecord(
+        n_test=n, rounds=rounds, correctness_only_judge_accuracy=correctness_judge, correctness_only_correct=0.99,
+        correctness_only_merged=0.3, base_judge_accuracy=0.75,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_pv([0.45, 0.10, 0.20, 0.15])], "reproduced"),
+        ([_pv([0.45, 0.10, 0.44, 0.15])], "partial"),  # exploited again in round 2: not robust, still legible
+        ([_pv([0.45, 0.10, 0.20, 0.15], sneaky_correct=0.9)], "partial"),  # the sneaky prover turned honest
+        ([_pv([0.45, 0.10, 0.20, 0.15], helpful_judge=0.71)], "partial"),  # robust, no clear legibility gain
+        ([_pv([0.45, 0.44, 0.46, 0.45], helpful_judge=0.71)], "not_reproduced"),
+        ([_pv([0.45, 0.10, 0.20, 0.15]), _pv([0.45, 0.10, 0.20, 0.15])], "reproduced"),
+        (
+            [_pv([0.45, 0.10, 0.20, 0.15]), _pv([0.10, 0.45, 0.45, 0.45])],
+            "partial",
+        ),  # seeds disagree on robustness
+    ],
+)
+def test_prover_verifier_verdict(records, verdict):
+    from alignlab.experiments.prover_verifier import decide
+
+    assert decide(records).verdict == verdict

@@ -87,7 +87,8 @@ def _normalise(step: str) -> str:
 class Grade:
     step_correct: list[bool]
     """Per written step: correct up to the first error (every step after the first wrong one is False). A
-    solution that stops early has its last step marked wrong: it gives that step's result as the answer."""
+    solution that stops early has its last step marked wrong (it gives that step's result as the answer),
+    unless graded with ``mark_unfinished=False``."""
     final_correct: bool
     """The last step's result is the answer (and there are as many steps as operations)."""
 
@@ -106,13 +107,16 @@ class Grade:
         return self.step_correct if first is None else self.step_correct[: first + 1]
 
 
-def grade(problem: ChainProblem, steps: Sequence[str]) -> Grade:
+def grade(problem: ChainProblem, steps: Sequence[str], *, mark_unfinished: bool = True) -> Grade:
+    """Grade written steps against the gold chain. With ``mark_unfinished`` a solution whose every step is
+    right but that stops early has its last step marked wrong (the step that gives a wrong final answer);
+    without, its steps stay right, for verifiers that label the end of the solution separately."""
     gold = problem.gold_steps
     correct, ok = [], True
     for i, step in enumerate(steps):
         ok = ok and i < len(gold) and _normalise(step) == _normalise(gold[i])
         correct.append(ok)
-    if ok and 0 < len(steps) < len(gold):  # every step right, but it stops before the answer
+    if mark_unfinished and ok and 0 < len(steps) < len(gold):  # every step right, but it stops early
         correct[-1] = False
     final = len(steps) == len(gold) and step_result(steps[-1]) == problem.answer  # no steps: not correct
     return Grade(correct, final)

@@ -23,7 +23,7 @@ class OveroptimizationConfig(SentimentConfig):
     rm_pairs: list[Count] = [128, 512, 2048]
     """Training pairs of each proxy reward model."""
     rm_steps: Count = 200
-    bon_prompts: Count = 32
+    bon_prompts: Count = 24
     bon_samples: Count = 1024
     """Samples per prompt; best-of-n is computed exactly for every power of two up to this."""
     ppo_steps: Count = 150
@@ -31,7 +31,7 @@ class OveroptimizationConfig(SentimentConfig):
     ppo_lr: LearningRate = 3e-4
     ppo_kl_coef: NonNegativeFloat = 0.0
     """No KL penalty: the policy is free to chase the proxy as far as it goes."""
-    eval_every: Count = 15
+    eval_every: Count = 25
     n_eval_prompts: Count = 128
 
     @field_validator("rm_pairs")

@@ -3,49 +3,57 @@ a fresh verifier learns from every earlier round's solutions, then a helpful and
 against it; a separate, smaller judge that never sees the game's solutions stands in for the paper's
 time-limited human checkers. Every network is a small MLP and runs on the CPU whatever the device."""
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ..config import Count, LearningRate, OpenProbability
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
-from .registry import ExperimentConfig, Outcome, RunContext, experiment
-
-Positive = Annotated[int, Field(ge=1)]
+from ..stats import difference, pooled_estimate, proportion_estimate
+from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .verdict import Decision, Record, graded
 
 
 class ProverVerifierConfig(ExperimentConfig):
-    min_steps: int = 3
-    max_steps: int = 4
-    train_problems: Positive = 12000
+    min_steps: Count = 3
+    max_steps: Count = 4
+    train_problems: Count = 12000
     """Problems the verifier and the provers train on; the base prover writes one solution for each."""
-    test_problems: Positive = 300
-    test_samples: Positive = 4
+    test_problems: Count = 300
+    test_samples: Count = 4
     """Solutions per test problem from each prover."""
-    base_flaw: float = 0.1
+    base_flaw: OpenProbability = 0.1
     """The base prover's chance of a flaw at each operation (split evenly between the kinds)."""
-    base_merge: float = 0.3
+    base_merge: OpenProbability = 0.3
     """The base prover's chance of merging an operation with the next into one step."""
-    rounds: Positive = 4
-    verifier_hidden: int = 128
-    verifier_steps: Positive = 3000
-    """At 1500 steps the verifier was right about 86% of held-out base solutions, catching operand mis-copies
-    and tens slips far more often than ones slips, but in the game it was exploited again in round 2 (sneaky
-    solutions wrong yet accepted 62.7%, 32.8%, 73.4%, 31.4%: it patched each new exploit and lost the old);
-    at 3000 steps, 46.3%, 19.3%, 18.8%, 7.9%. Both seed 0, measured with an earlier prover whose flaw and
-    merge choices shared one softmax."""
-    judge_hidden: int = 64
-    judge_steps: Positive = 500
-    judge_problems: Positive = 4000
-    prover_steps: Positive = 100
-    problems_per_step: Positive = 16
-    group_size: Annotated[int, Field(ge=2)] = 8
+    rounds: Count = 4
+    verifier_hidden: Count = 128
+    verifier_max_steps: Count = 4000
+    """At most this many steps; each round's verifier stops once its balanced accuracy on a held-out tenth of
+    its own training solutions stops improving (``verifier_patience``), a criterion outside the game. (An
+    earlier version fixed 3,000 steps after seeing that 1,500 left the verifier exploitable in the game.)"""
+    verifier_patience: Count = 500
+    verifier_lr: LearningRate = 3e-3
+    judge_hidden: Count = 64
+    judge_max_steps: Count = 500
+    judge_problems: Count = 4000
+    prover_steps: Count = 100
+    problems_per_step: Count = 16
+    group_size: Annotated[int, Field(ge=2, le=1024)] = 8
     """Samples per problem in a prover's batch; rewards are compared within a group, so at least two."""
-    prover_lr: float = 3e-3
+    prover_lr: LearningRate = 3e-3
     reward: Literal["src", "cgc"] = "src"
     """'src' (signed relative convincingness, the paper's main reward) or 'cgc' (correctness-gated)."""
-    samples_per_round: int = 3000
+    samples_per_round: Count = 3000
     """Solutions each trained prover adds to the verifier's training data for later rounds."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ProverVerifierConfig":
+        if self.min_steps > self.max_steps:
+            raise ValueError(f"min_steps ({self.min_steps}) must be at most max_steps ({self.max_steps})")
+        return self
 
 
 CLAIM = Claim(
@@ -58,14 +66,101 @@ CLAIM = Claim(
     "again later has not become robust) while the sneaky prover still writes wrong solutions more than half "
     "the time in every round (one that turns honest tests nothing), and the independent judge is more accurate "
     "on the last-round helpful prover's solutions than on a correctness-only prover's by more than two standard "
-    "errors: reproduced if both, partial if one",
+    "errors: reproduced if both, partial if one (seeds pooled: each difference averaged over seeds, with the "
+    "larger of its within-seed and between-seed standard errors)",
 )
+
+
+class RoundStats(Record):
+    verifier_steps: int
+    """The step whose weights the round's verifier kept (best held-out balanced accuracy)."""
+    verifier_training_solutions: int
+    base_verifier_accuracy: float
+    helpful_correct: float
+    helpful_accepted: float
+    helpful_verifier_accuracy: float
+    helpful_judge_accuracy: float
+    helpful_merged: float
+    helpful_wrong_and_accepted: float
+    helpful_top_flaw: str
+    sneaky_correct: float
+    sneaky_accepted: float
+    sneaky_verifier_accuracy: float
+    sneaky_wrong_and_accepted: float
+    sneaky_judge_accuracy: float
+    sneaky_merged: float
+    sneaky_training_wrong_and_accepted: float
+    sneaky_top_flaw: str
+
+
+class ProverVerifierRecord(Record):
+    n_test: int
+    """Test solutions per prover: every share in the rounds is over this many."""
+    rounds: list[RoundStats]
+    correctness_only_judge_accuracy: float
+    correctness_only_correct: float
+    correctness_only_merged: float
+    base_judge_accuracy: float
+
+
+def decide(records: Sequence[ProverVerifierRecord]) -> Decision:
+    n_rounds = len(records[0].rounds)
+
+    def share(record: ProverVerifierRecord, value: float):
+        return proportion_estimate(round(value * record.n_test), record.n_test)
+
+    drops = [
+        pooled_estimate([difference(share(r, r.rounds[0].sneaky_wrong_and_accepted), share(r, r.rounds[k].sneaky_wrong_and_accepted))
+                         for r in records])
+        for k in range(1, n_rounds)
+    ]  # fmt: skip
+    sneaky_writes_wrong = [
+        pooled_estimate([share(r, r.rounds[k].sneaky_correct) for r in records]) for k in range(n_rounds)
+    ]
+    legibility = pooled_estimate(
+        [
+            difference(
+                share(r, r.rounds[-1].helpful_judge_accuracy), share(r, r.correctness_only_judge_accuracy)
+            )
+            for r in records
+        ]
+    )
+    robust = (
+        bool(drops)
+        and all(d.clearly_above(0) for d in drops)
+        and all(s.clearly_below(0.5) for s in sneaky_writes_wrong)
+    )
+    legible = legibility.clearly_above(0)
+
+    def mean(f) -> float:
+        return round(sum(f(r) for r in records) / len(records), 3)
+
+    figures = {
+        "sneaky_wrong_and_accepted_by_round": [
+            mean(lambda r, k=k: r.rounds[k].sneaky_wrong_and_accepted) for k in range(n_rounds)
+        ],
+        "sneaky_correct_highest": round(max(s.value for s in sneaky_writes_wrong), 3),
+        "judge_accuracy_helpful_last_round": mean(lambda r: r.rounds[-1].helpful_judge_accuracy),
+        "judge_accuracy_correctness_only": mean(lambda r: r.correctness_only_judge_accuracy),
+    }
+    reasons = [
+        "sneaky solutions wrong yet accepted, round 0 minus each later round: "
+        + "; ".join(str(d) for d in drops)
+        + f"; the sneaky prover is right at most {figures['sneaky_correct_highest']:.1%} of the time",
+        f"the judge's accuracy on the last helpful prover's solutions minus on a correctness-only prover's: {legibility}",
+    ]
+    return graded(robust and legible, robust or legible, reasons, figures)
 
 
 @experiment(
     "prover-verifier",
     claim=CLAIM,
     config=ProverVerifierConfig,
+    decide=decide,
+    paper_figures={
+        "sneaky_wrong_and_accepted_by_round": "falls over rounds (the verifier becomes robust)",
+        "judge_accuracy_helpful_last_round": "above the correctness-only prover's (legibility)",
+    },
     presets={
         "cpu": {},
         "gpu": dict(
@@ -73,14 +168,14 @@ CLAIM = Claim(
             test_problems=1000,
             rounds=6,
             verifier_hidden=256,
-            verifier_steps=4000,
+            verifier_max_steps=8000,
             prover_steps=300,
             problems_per_step=64,
             samples_per_round=10000,
         ),
     },
 )
-def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
+def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Measurement:
     """Rounds of verifier training, then helpful and sneaky prover training against it."""
     import copy
     from collections import Counter
@@ -121,12 +216,9 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
     verifier_data = sample(base, train)
     judge = train_step_verifier(
         sample(base, task.problems(cfg.judge_problems, seed=ctx.seed + 2, exclude=test)),
-        VerifierConfig(hidden=cfg.judge_hidden, steps=cfg.judge_steps),
+        VerifierConfig(hidden=cfg.judge_hidden, max_steps=cfg.judge_max_steps, lr=cfg.verifier_lr),
         seed=ctx.seed + 2,
     )
-
-    def binomial_se(p, n):
-        return float(np.sqrt(max(p * (1 - p), 1e-12) / n))
 
     def describe(solutions, scores):
         """Correctness, acceptance by the checker that gave ``scores`` (log-odds), and the judge's accuracy,
@@ -158,10 +250,13 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
     for r in range(cfg.rounds):
         verifier = train_step_verifier(
             verifier_data,
-            VerifierConfig(hidden=cfg.verifier_hidden, steps=cfg.verifier_steps),
+            VerifierConfig(hidden=cfg.verifier_hidden, max_steps=cfg.verifier_max_steps, lr=cfg.verifier_lr,
+                           patience=cfg.verifier_patience),
             seed=ctx.seed + 10 + r,
+        )  # fmt: skip
+        record = dict(
+            round=r, verifier_training_solutions=len(verifier_data), verifier_steps=verifier.trained_steps
         )
-        record = dict(round=r, verifier_training_solutions=len(verifier_data))
         record["base_verifier_accuracy"] = judged_by(verifier, sample(base, test_batch))["verifier_accuracy"]
         new_data = []
         for role in ("helpful", "sneaky"):
@@ -192,25 +287,15 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
         verifier_data = verifier_data + new_data
         rounds.append(record)
         ctx.log(r, **{k: v for k, v in record.items() if isinstance(v, float)})
-    ctx.run.write_jsonl("solutions", transcripts)
-
-    n = len(test_batch)
-    first, last = rounds[0], rounds[-1]
-    worst_later = max(rounds[1:] or [first], key=lambda rec: rec["sneaky_wrong_and_accepted"])
-    fooled_drop = first["sneaky_wrong_and_accepted"] - worst_later["sneaky_wrong_and_accepted"]
-    fooled_se = np.hypot(
-        binomial_se(first["sneaky_wrong_and_accepted"], n),
-        binomial_se(worst_later["sneaky_wrong_and_accepted"], n),
+    ctx.write_jsonl("solutions", transcripts)
+    result = ProverVerifierRecord(
+        n_test=len(test_batch),
+        rounds=[RoundStats(**{k: v for k, v in rec.items() if k != "round"}) for rec in rounds],
+        correctness_only_judge_accuracy=correctness_only_stats["judge_accuracy"],
+        correctness_only_correct=correctness_only_stats["correct"],
+        correctness_only_merged=correctness_only_stats["merged"],
+        base_judge_accuracy=base_stats["judge_accuracy"],
     )
-    legibility_gain = last["helpful_judge_accuracy"] - correctness_only_stats["judge_accuracy"]
-    legibility_se = np.hypot(
-        binomial_se(last["helpful_judge_accuracy"], n),
-        binomial_se(correctness_only_stats["judge_accuracy"], n),
-    )
-    still_sneaky = all(rec["sneaky_correct"] < 0.5 for rec in rounds)
-    robust = still_sneaky and fooled_drop > 2 * fooled_se
-    legible = legibility_gain > 2 * legibility_se
-    verdict = "reproduced" if robust and legible else "partial" if robust or legible else "not_reproduced"
 
     xs = [rec["round"] for rec in rounds]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -260,37 +345,10 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
         ("base_verifier_accuracy", "verifier acc. (base)"),
     ]
     table = Table(
-        ["round", *(label for _, label in columns), "sneaky's commonest flaw"],
-        [[rec["round"], *(round(rec[k], 3) for k, _ in columns), rec["sneaky_top_flaw"]] for rec in rounds],
-    )
-    measured = {
-        "sneaky_wrong_and_accepted_first_round": round(first["sneaky_wrong_and_accepted"], 3),
-        "sneaky_wrong_and_accepted_last_round": round(last["sneaky_wrong_and_accepted"], 3),
-        "sneaky_wrong_and_accepted_worst_later_round": round(worst_later["sneaky_wrong_and_accepted"], 3),
-        "sneaky_wrong_and_accepted_drop_se": round(float(fooled_se), 3),
-        "sneaky_correct_highest": round(max(rec["sneaky_correct"] for rec in rounds), 3),
-        "verifier_accuracy_helpful_last_round": round(last["helpful_verifier_accuracy"], 3),
-        "verifier_accuracy_sneaky_last_round": round(last["sneaky_verifier_accuracy"], 3),
-        "helpful_correct_last_round": round(last["helpful_correct"], 3),
-        "judge_accuracy_helpful_last_round": round(last["helpful_judge_accuracy"], 3),
-        "judge_accuracy_correctness_only": round(correctness_only_stats["judge_accuracy"], 3),
-        "judge_accuracy_base": round(base_stats["judge_accuracy"], 3),
-        "judge_legibility_gain_se": round(float(legibility_se), 3),
-        "helpful_merged_last_round": round(last["helpful_merged"], 3),
-        "correctness_only_merged": round(correctness_only_stats["merged"], 3),
-        "correctness_only_correct": round(correctness_only_stats["correct"], 3),
-        "rounds": [
-            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in rec.items()} for rec in rounds
-        ],
-    }
-    summary = (
-        "sneaky solutions wrong yet accepted by that round's verifier: "
-        + ", ".join(f"{rec['sneaky_wrong_and_accepted']:.1%}" for rec in rounds)
-        + f" over rounds 0–{last['round']} (± about {fooled_se:.1%}); the judge is right "
-        f"about {last['helpful_judge_accuracy']:.1%} of the last helpful prover's solutions vs "
-        f"{correctness_only_stats['judge_accuracy']:.1%} of a correctness-only prover's (± {legibility_se:.1%}); "
-        f"merged steps {last['helpful_merged']:.0%} vs {correctness_only_stats['merged']:.0%}"
-    )
+        ["round", *(label for _, label in columns), "sneaky's commonest flaw", "verifier kept step"],
+        [[rec["round"], *(round(rec[k], 3) for k, _ in columns), rec["sneaky_top_flaw"], rec["verifier_steps"]]
+         for rec in rounds],
+    )  # fmt: skip
     sections = [
         Section("Plots", [figure]),
         Section(
@@ -319,10 +377,11 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
                     f"{cfg.problems_per_step} problems × {cfg.group_size} samples with the {cfg.reward.upper()} "
                     "reward. The verifier reads each written step as fields (its start, the problem's and the "
                     "written operators and operands, its result) and multiplies per-step probabilities; it is "
-                    f"trained from scratch each round for {cfg.verifier_steps} steps on the final answers' "
+                    f"trained from scratch each round (at most {cfg.verifier_max_steps} steps, stopped on its own "
+                    "held-out accuracy) on the final answers' "
                     f"correctness: round 0 on {cfg.train_problems} base-prover solutions, each later round "
                     f"also on {cfg.samples_per_round} solutions from each earlier prover. The judge is a "
-                    f"{cfg.judge_hidden}-wide verifier trained {cfg.judge_steps} steps on {cfg.judge_problems} "
+                    f"{cfg.judge_hidden}-wide verifier trained at most {cfg.judge_max_steps} steps on {cfg.judge_problems} "
                     "base-prover solutions only. The paper's provers are LLMs writing free text and its judges "
                     "humans; here both are small networks, so the finding is tested in its mechanism, not its "
                     "scale."
@@ -330,7 +389,7 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Outcome:
             ],
         ),
     ]
-    return Outcome(measured, verdict, summary, sections=sections)
+    return Measurement(result, sections)
 
 
 EXPERIMENT = prover_verifier

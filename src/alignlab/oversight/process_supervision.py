@@ -71,8 +71,9 @@ class BeamConfig:
     temperature: float = 1.0
 
 
-ScoreSteps = Callable[[Sequence[str], Sequence[Sequence[str]]], list[float]]
-"""(prompts, partial solutions as lists of steps) → one score per partial solution, e.g. a PRM's Π p_i."""
+ScoreSteps = Callable[[Sequence[str], Sequence[Sequence[str]], Sequence[bool]], list[float]]
+"""(prompts, partial solutions as lists of steps, whether each has ended) → one score per partial solution,
+e.g. a PRM's Π p_i, with its end-of-solution probability for the ended ones."""
 
 
 def step_beam_search(
@@ -116,7 +117,11 @@ def step_beam_search(
         for (p, steps), step in zip(jobs, written, strict=True):
             candidates[p].setdefault((*steps, step) if step else steps, not step)
         flat = [(p, steps, ended) for p, pool in enumerate(candidates) for steps, ended in pool.items()]
-        scores = score([prompts[p] for p, _, _ in flat], [list(steps) for _, steps, _ in flat])
+        scores = score(
+            [prompts[p] for p, _, _ in flat],
+            [list(steps) for _, steps, _ in flat],
+            [ended for _, _, ended in flat],
+        )
         beams = [[] for _ in prompts]
         for (p, steps, ended), _ in sorted(zip(flat, scores, strict=True), key=lambda item: -item[1]):
             if len(beams[p]) < config.beam_width:
