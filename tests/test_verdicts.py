@@ -746,7 +746,7 @@ def _prm(prm_right_top, orm_right_top, auroc_good=True, problems=60, pool=8, rig
     for i in range(problems):
         correct = [1] * right + [0] * (pool - right)
 
-        def scores(share, i=i):
+        def scores(share, i=i, correct=correct):
             top_right = (i * 7919 % problems) / problems < share
             return [0.9 if c == top_right else 0.1 for c in correct]  # right ones on top, or wrong ones
 
