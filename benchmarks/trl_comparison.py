@@ -19,10 +19,10 @@ from datasets import Dataset
 
 from alignlab.data.formats import PreferenceExample
 from alignlab.data.tasks import SentimentTask
+from alignlab.losses import pairwise_loss
 from alignlab.models import ToyModelConfig, build_toy_model, word_tokenizer
 from alignlab.training import TrainConfig
 from alignlab.training.batching import preference_batch
-from alignlab.training.preference import DPOConfig as OurDPOConfig
 from alignlab.training.preference import train_dpo
 from alignlab.training.reward_model import reward_model_from, reward_step, train_reward_model
 
@@ -67,7 +67,13 @@ def main() -> None:
     ours = copy.deepcopy(base)
     start = time.perf_counter()
     history = train_dpo(
-        ours, tokenizer, pairs, OurDPOConfig(beta=0.1, batch_size=args.batch_size), config, chat=False
+        ours,
+        tokenizer,
+        pairs,
+        pairwise_loss("sigmoid", beta=0.1),
+        config,
+        batch_size=args.batch_size,
+        chat=False,
     )
     results.append(("DPO", "alignlab", time.perf_counter() - start, history[0]["loss"]))
     # reward model: time both, and compare their losses on one identical batch

@@ -9,11 +9,12 @@ import torch
 
 from alignlab.data.formats import CompletionExample, PreferenceExample, load_completions, load_preferences
 from alignlab.errors import AlignlabError
+from alignlab.losses import pairwise_loss
 from alignlab.scoring import score_completions
 from alignlab.training import TrainConfig
 from alignlab.training.distill import train_distill
 from alignlab.training.grpo import GRPOConfig, train_grpo
-from alignlab.training.preference import DPOConfig, KTOConfig, train_dpo, train_kto
+from alignlab.training.preference import KTOConfig, train_dpo, train_kto
 from alignlab.training.reward_model import reward_model_from, score_with_reward_model, train_reward_model
 from alignlab.training.sft import train_sft
 
@@ -44,8 +45,8 @@ def assert_all_changed(model, before):
 def test_dpo_family_learns_the_preferences(toy, loss):
     model, tokenizer = copy.deepcopy(toy[0]), toy[1]
     before = snapshot(model)
-    dpo = DPOConfig(loss=loss, beta=0.5, label_smoothing=0.1 if loss == "robust" else 0.0, batch_size=4)
-    history = train_dpo(model, tokenizer, PAIRS, dpo, CONFIG, chat=False)
+    objective = pairwise_loss(loss, beta=0.5, **({"label_smoothing": 0.1} if loss == "robust" else {}))
+    history = train_dpo(model, tokenizer, PAIRS, objective, CONFIG, batch_size=4, chat=False)
     if loss in ("sigmoid", "robust", "dr_dpo"):
         assert history[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)  # policy = reference at step 0
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
@@ -216,8 +217,9 @@ def test_lora_dpo_trains_only_the_adapter_against_the_disabled_adapter(toy):
         policy,
         toy[1],
         PAIRS,
-        DPOConfig(beta=0.5, batch_size=4),
+        pairwise_loss("sigmoid", beta=0.5),
         TrainConfig(steps=25, lr=2e-2, log_every=1, schedule="constant"),
+        batch_size=4,
         chat=False,
     )
     assert history[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)  # B = 0: adapted model = reference

@@ -161,9 +161,10 @@ def dpo_frontier(cfg: DPOFrontierConfig, ctx: RunContext) -> Measurement:
     plt = pyplot()
     import copy
 
+    from ..losses import pairwise_loss
     from ..training import RunOptions, TrainConfig
     from ..training.ppo import PPOConfig, train_ppo
-    from ..training.preference import DPOConfig, train_dpo
+    from ..training.preference import train_dpo
     from ..training.reward_model import reward_model_fn
     from ._sentiment import evaluate, gold_pairs, make_setup, train_proxy_reward_model
 
@@ -209,8 +210,9 @@ def dpo_frontier(cfg: DPOFrontierConfig, ctx: RunContext) -> Measurement:
             options = RunOptions(seed=ctx.seed, device=ctx.device, on_log=on_log)
             if method == "DPO":
                 train_dpo(
-                    policy, setup.tokenizer, pairs, DPOConfig(beta=knob, batch_size=cfg.dpo_batch_size),
-                    TrainConfig(steps=cfg.dpo_steps, lr=cfg.dpo_lr, log_every=cfg.eval_every), chat=False, options=options,
+                    policy, setup.tokenizer, pairs, pairwise_loss("sigmoid", beta=knob),
+                    TrainConfig(steps=cfg.dpo_steps, lr=cfg.dpo_lr, log_every=cfg.eval_every),
+                    batch_size=cfg.dpo_batch_size, chat=False, options=options,
                 )  # fmt: skip
             else:
                 train_ppo(

@@ -105,8 +105,9 @@ def dpo_robustness(cfg: DPORobustnessConfig, ctx: RunContext) -> Measurement:
     plt = pyplot()
     import copy
 
+    from ..losses import pairwise_loss
     from ..training import RunOptions, TrainConfig
-    from ..training.preference import DPOConfig, train_dpo
+    from ..training.preference import train_dpo
     from ._sentiment import evaluate, gold_pairs, make_setup
 
     setup = make_setup(cfg, seed=ctx.seed, device=ctx.device)
@@ -121,12 +122,10 @@ def dpo_robustness(cfg: DPORobustnessConfig, ctx: RunContext) -> Measurement:
                 setup, cfg.n_pairs, flip_rate=eps, seed=ctx.seed + 10
             )
         policy = copy.deepcopy(setup.base)
-        dpo = DPOConfig(
-            loss=loss, beta=cfg.beta, label_smoothing=eps if loss == "robust" else 0.0, beta_prime=cfg.beta_prime,
-            batch_size=cfg.batch_size,
-        )  # fmt: skip
+        extra = {"robust": {"label_smoothing": eps}, "dr_dpo": {"beta_prime": cfg.beta_prime}}.get(loss, {})
         train_dpo(
-            policy, setup.tokenizer, pairs_by_rate[eps], dpo, TrainConfig(steps=cfg.steps, lr=cfg.lr, log_every=cfg.steps),
+            policy, setup.tokenizer, pairs_by_rate[eps], pairwise_loss(loss, beta=cfg.beta, **extra),
+            TrainConfig(steps=cfg.steps, lr=cfg.lr, log_every=cfg.steps), batch_size=cfg.batch_size,
             chat=False, options=RunOptions(seed=ctx.seed, device=ctx.device),
         )  # fmt: skip
         result = evaluate(setup, policy, seed=ctx.seed)

@@ -18,12 +18,14 @@ from .policy_gradient import (
 )
 from .preference import (
     PAIRWISE_LOSSES,
+    PairwiseLoss,
     dpo_loss,
     dr_dpo_loss,
     hinge_loss,
     implicit_reward,
     ipo_loss,
     kto_loss,
+    pairwise_loss,
     robust_dpo_loss,
 )
 from .reward import bradley_terry
@@ -34,6 +36,7 @@ __all__ = [
     "AdaptiveKLController",
     "FixedKLController",
     "LossOutput",
+    "PairwiseLoss",
     "bradley_terry",
     "dpo_loss",
     "dr_dpo_loss",
@@ -48,6 +51,7 @@ __all__ = [
     "kto_loss",
     "masked_mean",
     "masked_nll",
+    "pairwise_loss",
     "ppo_policy_loss",
     "ppo_value_loss",
     "robust_dpo_loss",

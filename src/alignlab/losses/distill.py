@@ -5,7 +5,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from .base import LossOutput, masked_mean
+from .base import LossOutput, check_same_shape, check_shapes, masked_mean
 
 
 def hinton_distillation(
@@ -23,6 +23,9 @@ def hinton_distillation(
     The T^2 factor keeps the soft-target gradients' scale independent of T (they shrink as 1/T^2).
     logits: (N, C); labels: (N,) or None (then alpha is taken as 1).
     """
+    check_shapes("hinton_distillation", student_logits=(student_logits, 2), teacher_logits=(teacher_logits, 2),
+                 **({} if labels is None else {"labels": (labels, 1)}))  # fmt: skip
+    check_same_shape("hinton_distillation", student_logits=student_logits, teacher_logits=teacher_logits)
     soft = (
         F.kl_div(
             F.log_softmax(student_logits / temperature, dim=-1),
@@ -54,6 +57,10 @@ def token_kl(
 
     logits: (B, T, V); mask: (B, T).
     """
+    check_shapes(
+        "token_kl", student_logits=(student_logits, 3), teacher_logits=(teacher_logits, 3), mask=(mask, 2)
+    )
+    check_same_shape("token_kl", student_logits=student_logits, teacher_logits=teacher_logits)
     log_q = F.log_softmax(student_logits / temperature, dim=-1)
     log_p = F.log_softmax(teacher_logits / temperature, dim=-1)
     if direction == "forward":

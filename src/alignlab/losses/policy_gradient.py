@@ -9,7 +9,7 @@ from typing import Literal
 
 import torch
 
-from .base import LossOutput, masked_mean
+from .base import LossOutput, check_same_shape, check_shapes, masked_mean
 
 
 def kl_penalty(
@@ -69,6 +69,9 @@ def ppo_policy_loss(
 
     ratio = exp(log pi - log pi_old),   L = mean_t max(-A ratio, -A clip(ratio, 1 - eps, 1 + eps)).
     """
+    check_shapes("ppo_policy_loss", "per-token (B, T) tensors", logps=(logps, 2), old_logps=(old_logps, 2),
+                 advantages=(advantages, 2), mask=(mask, 2))  # fmt: skip
+    check_same_shape("ppo_policy_loss", logps=logps, old_logps=old_logps, advantages=advantages, mask=mask)
     ratio = torch.exp(logps - old_logps)
     unclipped, clipped = -advantages * ratio, -advantages * ratio.clamp(1 - clip, 1 + clip)
     loss = masked_mean(torch.maximum(unclipped, clipped), mask)
@@ -91,6 +94,7 @@ def ppo_value_loss(
     clip: float = 0.2,
 ) -> LossOutput:
     """Clipped value loss:  L = 1/2 mean_t max((V - R)^2, (clip(V, V_old - eps, V_old + eps) - R)^2)."""
+    check_same_shape("ppo_value_loss", values=values, old_values=old_values, returns=returns, mask=mask)
     clipped_values = old_values + (values - old_values).clamp(-clip, clip)
     loss = 0.5 * masked_mean(torch.maximum((values - returns) ** 2, (clipped_values - returns) ** 2), mask)
     return LossOutput(loss, {"value_loss": loss.item()})
@@ -142,6 +146,13 @@ def group_advantages(
 
     rewards: (B,) laid out as consecutive groups of ``group_size`` -> (B,).
     """
+    if group_size < 2:
+        raise ValueError(
+            f"group_advantages: group_size must be at least 2 (a group of one has no baseline), got {group_size}"
+        )
+    check_shapes("group_advantages", rewards=(rewards, 1))
+    if len(rewards) % group_size:
+        raise ValueError(f"group_advantages: {len(rewards)} rewards do not split into groups of {group_size}")
     grouped = rewards.view(-1, group_size)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
     if scale:
@@ -172,6 +183,9 @@ def grpo_loss(
         dr_grpo   sum over tokens / (B * max_completion_length) (Dr. GRPO: no length bias)
     logps, old_logps, ref_logps, mask: (B, T); advantages: (B,). ``ref_logps=None`` or beta=0: no KL term.
     """
+    check_shapes("grpo_loss", "per-token (B, T) log-probabilities and mask, one advantage per sequence (B,)",
+                 logps=(logps, 2), old_logps=(old_logps, 2), advantages=(advantages, 1), mask=(mask, 2))  # fmt: skip
+    check_same_shape("grpo_loss", logps=logps, old_logps=old_logps, mask=mask)
     ratio = torch.exp(logps - old_logps)
     a = advantages.unsqueeze(1)  # (B, 1)
     per_token = -torch.minimum(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a)

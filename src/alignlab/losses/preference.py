@@ -7,12 +7,17 @@ uses the same summed log-probabilities (TRL averages them per token for IPO; pas
 want TRL's behaviour). At initialisation (pi = pi_ref, h = 0) DPO's loss is ln 2.
 """
 
+import functools
+import inspect
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from .base import LossOutput
+from .base import LossOutput, check_same_shape, check_shapes
+
+SUMMED = "pass (B,) sequence log-probabilities summed over the completion's tokens (training.batching.sequence_logps)"
 
 
 def implicit_reward(policy_logps: torch.Tensor, reference_logps: torch.Tensor, beta: float) -> torch.Tensor:
@@ -29,7 +34,12 @@ def _pair_metrics(h: torch.Tensor, rho_w: torch.Tensor, rho_l: torch.Tensor, bet
     }
 
 
-def _log_ratios(pc, pr, rc, rr) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _log_ratios(
+    pc, pr, rc, rr, loss: str = "DPO-family loss"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    check_shapes(loss, SUMMED, policy_chosen=(pc, 1), policy_rejected=(pr, 1), reference_chosen=(rc, 1),
+                 reference_rejected=(rr, 1))  # fmt: skip
+    check_same_shape(loss, policy_chosen=pc, policy_rejected=pr, reference_chosen=rc, reference_rejected=rr)
     rho_w, rho_l = pc - rc, pr - rr
     return rho_w, rho_l, rho_w - rho_l
 
@@ -142,6 +152,8 @@ def kto_loss(
     policy_logps, reference_logps: (B,); desirable: (B,) bool; kl_estimate: a scalar, in the paper the
     batch mean of log-ratios on mismatched (x, y') pairs.
     """
+    check_shapes("kto_loss", SUMMED, policy_logps=(policy_logps, 1), reference_logps=(reference_logps, 1),
+                 desirable=(desirable, 1), kl_estimate=(kl_estimate, 0))  # fmt: skip
     r = policy_logps - reference_logps
     z = kl_estimate.detach().clamp(min=0)
     losses = torch.where(
@@ -164,4 +176,27 @@ PAIRWISE_LOSSES = {
     "hinge": hinge_loss,
     "dr_dpo": dr_dpo_loss,
 }
-"""The DPO family on (chosen, rejected) pairs, by name. KTO takes unpaired data and is separate."""
+"""The DPO family on (chosen, rejected) pairs, by name. KTO takes unpaired data and is separate. A new variant
+is a function above with the same four tensor arguments, registered here."""
+
+PairwiseLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], LossOutput]
+"""(policy chosen, policy rejected, reference chosen, reference rejected) log-probabilities, (B,) each ->
+LossOutput: what ``train_dpo`` optimises."""
+
+
+def pairwise_loss(name: str, **hyperparameters: float) -> PairwiseLoss:
+    """A registered DPO-family loss with its hyper-parameters bound, e.g. ``pairwise_loss("ipo", beta=0.1)``;
+    an unknown name or keyword is an error that lists the valid ones."""
+    if name not in PAIRWISE_LOSSES:
+        raise ValueError(f"unknown pairwise loss {name!r}; losses: {', '.join(PAIRWISE_LOSSES)}")
+    fn = PAIRWISE_LOSSES[name]
+    allowed = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(hyperparameters) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name} takes {', '.join(allowed)}; not {', '.join(unknown)}")
+    for key, value in hyperparameters.items():
+        if not math.isfinite(value) or (key in ("beta", "beta_prime") and value <= 0):
+            raise ValueError(
+                f"{name}: {key} must be a finite{' positive' if key.startswith('beta') else ''} number, got {value}"
+            )
+    return functools.partial(fn, **hyperparameters)

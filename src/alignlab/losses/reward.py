@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from .base import LossOutput
+from .base import LossOutput, check_same_shape, check_shapes
 
 
 def bradley_terry(
@@ -19,6 +19,12 @@ def bradley_terry(
     margin (Touvron et al. 2023); ``center_coef`` eta pushes rewards towards zero mean (Eisenstein et al.
     2023), as TRL's ``center_rewards_coefficient``. chosen_rewards, rejected_rewards: (B,).
     """
+    check_shapes(
+        "bradley_terry", "pass one scalar reward per sequence, (B,); a causal LM's (B, T, V) logits are not rewards "
+        "(make a reward model with training.reward_model.reward_model_from)",
+        chosen_rewards=(chosen_rewards, 1), rejected_rewards=(rejected_rewards, 1),
+    )  # fmt: skip
+    check_same_shape("bradley_terry", chosen_rewards=chosen_rewards, rejected_rewards=rejected_rewards)
     diff = chosen_rewards - rejected_rewards
     if margin is not None:
         diff = diff - margin

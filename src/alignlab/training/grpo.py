@@ -6,12 +6,13 @@ importance ratio is 1 at the update and the clip is inactive; the KL to the refe
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from transformers import PreTrainedTokenizerBase
 
+from ..config import MAX_COUNT, Count, FrozenConfig, NonNegativeFloat, OpenProbability, PositiveFloat
 from ..losses import LossOutput, group_advantages, grpo_loss
 from ..scoring.encode import Prompt
 from ..scoring.logprobs import completion_token_logprobs
@@ -21,16 +22,15 @@ from .reference import Reference
 from .rollout import RewardFn, sample_rollout, total_reward
 
 
-@dataclass(frozen=True)
-class GRPOConfig:
-    group_size: int = 8
-    """Completions sampled per prompt."""
-    prompts_per_step: int = 8
-    max_new_tokens: int = 16
-    temperature: float = 1.0
-    beta: float = 0.04
+class GRPOConfig(FrozenConfig):
+    group_size: Annotated[int, Field(ge=2, le=MAX_COUNT)] = 8
+    """Completions sampled per prompt: at least two, since each is compared with its group's others."""
+    prompts_per_step: Count = 8
+    max_new_tokens: Count = 16
+    temperature: PositiveFloat = 1.0
+    beta: NonNegativeFloat = 0.04
     """KL coefficient (k3 estimator, in the loss). 0 disables the KL term and the reference."""
-    clip: float = 0.2
+    clip: OpenProbability = 0.2
     normalization: Literal["sequence", "token", "dr_grpo"] = "sequence"
     scale_rewards: bool = True
     """Divide advantages by the group's std (DeepSeekMath); False for Dr. GRPO."""

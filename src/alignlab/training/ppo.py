@@ -10,13 +10,13 @@ sequence score on the last completion token:
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from ..config import Count, FrozenConfig, NonNegativeFloat, OpenProbability, PositiveFloat, Probability
 from ..losses import (
     AdaptiveKLController,
     FixedKLController,
@@ -56,24 +56,23 @@ class PolicyWithValueHead(nn.Module):
         return out.logits, self.value_head(out.hidden_states[-1]).squeeze(-1)  # (B, T, V), (B, T)
 
 
-@dataclass(frozen=True)
-class PPOConfig:
-    prompts_per_step: int = 16
-    max_new_tokens: int = 16
-    temperature: float = 1.0
-    ppo_epochs: int = 2
+class PPOConfig(FrozenConfig):
+    prompts_per_step: Count = 16
+    max_new_tokens: Count = 16
+    temperature: PositiveFloat = 1.0
+    ppo_epochs: Count = 2
     """Optimizer steps on each rollout."""
-    clip: float = 0.2
-    value_clip: float = 0.2
-    vf_coef: float = 0.1
-    gamma: float = 1.0
-    lam: float = 0.95
-    kl_coef: float = 0.05
+    clip: OpenProbability = 0.2
+    value_clip: PositiveFloat = 0.2
+    vf_coef: NonNegativeFloat = 0.1
+    gamma: Probability = 1.0
+    lam: Probability = 0.95
+    kl_coef: NonNegativeFloat = 0.05
     """Initial (or fixed) KL coefficient beta."""
     kl_estimator: Literal["k1", "k3"] = "k1"
-    kl_target: float | None = None
+    kl_target: PositiveFloat | None = None
     """With a target, beta adapts (Ziegler et al.'s controller) to keep the sequence KL near it."""
-    kl_horizon: int = 10_000
+    kl_horizon: Count = 10_000
 
 
 def _values_and_logps(model: nn.Module, ids, attn, comp) -> tuple[torch.Tensor, torch.Tensor]:

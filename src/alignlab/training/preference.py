@@ -4,50 +4,27 @@ Reference log-probabilities are computed once, before training, and stored with 
 ``precompute_ref_log_probs``): the reference never runs again during training.
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..config import Count, FrozenConfig, NonNegativeFloat, PositiveFloat
 from ..data.formats import CompletionExample, PreferenceExample
-from ..losses import PAIRWISE_LOSSES, LossOutput, kto_loss
+from ..losses import LossOutput, PairwiseLoss, kto_loss
 from .batching import chunks, completion_batch, epochs, preference_batch, sequence_logps
 from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
 
 
-@dataclass(frozen=True)
-class DPOConfig:
-    loss: Literal["sigmoid", "robust", "ipo", "hinge", "dr_dpo"] = "sigmoid"
-    """Which member of the DPO family (alignlab.losses.PAIRWISE_LOSSES)."""
-    beta: float = 0.1
-    """KL strength: the implicit reward is beta * log(pi / pi_ref)."""
-    label_smoothing: float = 0.0
-    """Assumed label-flip rate eps, for sigmoid (cDPO) and robust (rDPO)."""
-    beta_prime: float = 1.0
-    """Dr. DPO's temperature of the soft minimum over the batch."""
-    batch_size: int = 8
-    """Pairs per micro-batch."""
-
-    def loss_kwargs(self) -> dict[str, float]:
-        kwargs: dict[str, float] = {"beta": self.beta}
-        if self.loss in ("sigmoid", "robust"):
-            kwargs["label_smoothing"] = self.label_smoothing
-        if self.loss == "dr_dpo":
-            kwargs["beta_prime"] = self.beta_prime
-        return kwargs
-
-
-def dpo_step(config: DPOConfig) -> StepFn:
-    loss_fn: Callable[..., LossOutput] = PAIRWISE_LOSSES[config.loss]
-    kwargs = config.loss_kwargs()
+def dpo_step(loss: PairwiseLoss) -> StepFn:
+    """Score the batch's chosen and rejected completions and apply ``loss`` (e.g. ``pairwise_loss("ipo",
+    beta=0.1)`` or any function of the four (B,) log-probability tensors)."""
 
     def step(model: torch.nn.Module, batch: dict[str, torch.Tensor], progress: Progress) -> LossOutput:
         chosen, rejected = sequence_logps(model, batch).chunk(2)
         ref_chosen, ref_rejected = batch["reference_logps"].chunk(2)
-        return loss_fn(chosen, rejected, ref_chosen, ref_rejected, **kwargs)
+        return loss(chosen, rejected, ref_chosen, ref_rejected)
 
     return step
 
@@ -62,25 +39,28 @@ def train_dpo(
     policy: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[PreferenceExample],
-    dpo: DPOConfig,
+    loss: PairwiseLoss,
     config: TrainConfig,
     *,
+    batch_size: int = 8,
     reference: torch.nn.Module | None = None,
     chat: bool | None = None,
     options: RunOptions = RunOptions(),
 ) -> list[dict[str, float]]:
-    """Train ``policy`` in place on preference pairs with a DPO-family loss."""
-    batches = [preference_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), dpo.batch_size)]
+    """Train ``policy`` in place on preference pairs with a DPO-family ``loss`` (``pairwise_loss(name,
+    **hyper-parameters)``, or your own function of the four log-probability tensors)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    batches = [preference_batch(tokenizer, chunk, chat) for chunk in chunks(list(examples), batch_size)]
     _with_reference_logps(batches, Reference(policy, reference), options.device)
-    return train(policy, dpo_step(dpo), epochs(batches, seed=options.seed), config, options)
+    return train(policy, dpo_step(loss), epochs(batches, seed=options.seed), config, options)
 
 
-@dataclass(frozen=True)
-class KTOConfig:
-    beta: float = 0.1
-    desirable_weight: float = 1.0
-    undesirable_weight: float = 1.0
-    batch_size: int = 8
+class KTOConfig(FrozenConfig):
+    beta: PositiveFloat = 0.1
+    desirable_weight: NonNegativeFloat = 1.0
+    undesirable_weight: NonNegativeFloat = 1.0
+    batch_size: Count = 8
 
 
 def kto_step(config: KTOConfig) -> StepFn:

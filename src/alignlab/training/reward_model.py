@@ -33,9 +33,14 @@ def reward_model_from(causal_lm: PreTrainedModel) -> PreTrainedModel:
 
 
 def rewards(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(
-        -1
-    )  # (B,)
+    """One scalar per sequence, (B,), from a reward model (a sequence classifier with one output)."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    if logits.dim() != 2 or logits.shape[-1] != 1:
+        raise ValueError(
+            f"a reward model scores each sequence with one number, (B, 1), but this model returns logits of shape "
+            f"{tuple(logits.shape)} (a causal LM returns (B, T, vocab)); make one with reward_model_from(model)"
+        )
+    return logits.squeeze(-1)  # (B,)
 
 
 def reward_step(*, margin: float = 0.0, center_coef: float = 0.0) -> StepFn:

@@ -75,5 +75,12 @@ def total_reward(reward_fns: Sequence[RewardFn], rollout: Rollout) -> torch.Tens
     """The sum of every reward function's score, (N,)."""
     scores = torch.zeros(len(rollout.completions))
     for fn in reward_fns:
-        scores += torch.tensor([float(r) for r in fn(rollout.prompts, rollout.completions)])
+        values = [float(r) for r in fn(rollout.prompts, rollout.completions)]
+        if len(values) != len(scores):
+            name = getattr(fn, "__name__", type(fn).__name__)
+            raise ValueError(
+                f"reward function {name} returned {len(values)} scores for {len(scores)} completions; it must "
+                "return one float per completion"
+            )
+        scores += torch.tensor(values)
     return scores
