@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/sae_training.py [--steps 30] [--d-sae-multiple 8] [--k 32]
 
 1. SAE training tokens/s on the same cached activations (d_in 576 from the embedded model), same width and k:
-   alignlab's TopK trainer vs SAELens's TopKTrainingSAE (if the `bench` extra is installed) vs a plain PyTorch
-   loop (encode, top-k, decode, MSE, Adam — no AuxK, no decoder renormalisation).
+   alignlab's ``train_sae`` (TopK with AuxK and a unit-norm decoder, on the shared training loop, setup
+   included) vs SAELens's TopKTrainingSAE (if the `bench` extra is installed) vs a plain PyTorch loop (encode,
+   top-k, decode, MSE, Adam — no AuxK, no decoder renormalisation).
 2. Activation caching tokens/s at blocks.12.hook_resid_post: HookedModel.run_with_cache with early stop vs
    a full forward with output_hidden_states=True.
 Ratios are printed relative to the baseline of each table.
@@ -26,7 +27,7 @@ def tokens_per_second(step, tokens_per_step: int, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--d-sae-multiple", type=int, default=8)
     parser.add_argument("--k", type=int, default=32)
@@ -35,8 +36,7 @@ def main() -> None:
 
     from alignlab.data.corpus import docstring_corpus, token_blocks
     from alignlab.interp import HookedModel
-    from alignlab.interp.sae import ActivationStore, SAEConfig, SparseAutoencoder
-    from alignlab.interp.sae.train import aux_k_loss
+    from alignlab.interp.sae import ActivationStore, sae_config, train_sae
     from alignlab.models import load_model
 
     torch.manual_seed(0)
@@ -69,25 +69,6 @@ def main() -> None:
     def next_batch() -> torch.Tensor:
         return next(batches) * scale
 
-    config = SAEConfig(d_in=d_in, expansion=args.d_sae_multiple, architecture="topk", k=args.k)
-    ours = SparseAutoencoder(config)
-    ours_opt = torch.optim.Adam(ours.parameters(), lr=3e-4)
-    dead = torch.zeros(d_sae, dtype=torch.bool)
-    dead[: d_sae // 10] = True  # AuxK does real work, as it would mid-training
-
-    def ours_step() -> None:
-        x = next_batch()
-        out = ours(x)
-        loss = (out.reconstruction - x).pow(2).sum(-1).mean() + config.aux_coefficient * aux_k_loss(
-            ours, x, out, dead
-        )
-        loss.backward()
-        ours.remove_parallel_decoder_grad()
-        torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
-        ours_opt.step()
-        ours_opt.zero_grad(set_to_none=True)
-        ours.normalize_decoder()
-
     W_enc = torch.nn.Parameter(torch.randn(d_in, d_sae) / d_in**0.5)
     W_dec = torch.nn.Parameter(W_enc.detach().T.clone())
     b_enc, b_dec = torch.nn.Parameter(torch.zeros(d_sae)), torch.nn.Parameter(torch.zeros(d_in))
@@ -109,6 +90,8 @@ def main() -> None:
         from sae_lens.saes.sae import TrainStepInput
 
         theirs = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=d_in, d_sae=d_sae, k=args.k))
+        dead = torch.zeros(d_sae, dtype=torch.bool)
+        dead[: d_sae // 10] = True  # AuxK does real work, as it would mid-training
         theirs_opt = torch.optim.Adam(theirs.parameters(), lr=3e-4)
 
         def saelens_step() -> None:
@@ -122,8 +105,15 @@ def main() -> None:
         training["SAELens TopKTrainingSAE"] = tokens_per_second(saelens_step, args.batch, args.steps)
     except ImportError:
         print("SAELens is not installed (pip install -e '.[bench]'); comparing with plain PyTorch only")
-    training["alignlab train step (AuxK, unit-norm decoder)"] = tokens_per_second(
-        ours_step, args.batch, args.steps
+    config = sae_config(
+        "topk", d_in=d_in, expansion=args.d_sae_multiple, k=args.k, steps=args.steps, batch_size=args.batch,
+        dead_feature_window=4 * args.batch,  # latents go dead within the run, so AuxK does real work
+    )  # fmt: skip
+    train_sae(config.model_copy(update={"steps": 2}), store)  # warm-up
+    start = time.perf_counter()
+    train_sae(config, store)
+    training["alignlab train_sae on the shared loop"] = (
+        args.batch * args.steps / (time.perf_counter() - start)
     )
 
     for title, table in (

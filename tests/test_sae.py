@@ -6,14 +6,15 @@ from alignlab.interp import HookedModel
 from alignlab.interp.sae import (
     ActivationStore,
     ReconstructionStats,
-    SAEConfig,
-    SparseAutoencoder,
+    SAETrainer,
+    build_sae,
     ce_loss_recovered,
     clamp_feature,
     evaluate_sae,
     explained_variance,
     l0,
     load_sae,
+    sae_config,
     save_sae,
     stream_activations,
     train_sae,
@@ -41,15 +42,11 @@ def known_features():
 def test_each_architecture_recovers_known_features(architecture, known_features):
     directions, x = known_features
     store = ActivationStore(x)
-    config = SAEConfig(
-        d_in=16,
-        expansion=4,
-        architecture=architecture,
-        lr=3e-3,
-        dead_feature_window=2000,
+    config = sae_config(
+        architecture, d_in=16, expansion=4, lr=3e-3, steps=600, batch_size=256, dead_feature_window=2000,
         **ARCHITECTURES[architecture],
-    )
-    sae = train_sae(config, store.batches(256), steps=600, scale=store.normalization_scale())
+    )  # fmt: skip
+    sae = train_sae(config, store)
     decoder = sae.W_dec / sae.W_dec.norm(dim=1, keepdim=True)
     mean_max_cosine = (directions @ decoder.T).max(dim=1).values.mean().item()
     assert mean_max_cosine > 0.9
@@ -59,9 +56,9 @@ def test_each_architecture_recovers_known_features(architecture, known_features)
 
 def test_topk_keeps_exactly_k_and_batchtopk_k_per_token_on_average():
     x = torch.randn(64, 8)
-    topk = SparseAutoencoder(SAEConfig(d_in=8, expansion=4, architecture="topk", k=3))
+    topk = build_sae(sae_config("topk", d_in=8, expansion=4, k=3))
     assert ((topk.encode(x) > 0).sum(-1) <= 3).all()
-    batch = SparseAutoencoder(SAEConfig(d_in=8, expansion=4, architecture="batchtopk", k=3)).train()
+    batch = build_sae(sae_config("batchtopk", d_in=8, expansion=4, k=3)).train()
     active = (batch.encode(x) > 0).sum()
     assert active <= 3 * 64 and batch.batch_threshold > 0
     batch.eval()  # inference: a fixed threshold, so a token's code does not depend on the batch
@@ -69,7 +66,7 @@ def test_topk_keeps_exactly_k_and_batchtopk_k_per_token_on_average():
 
 
 def test_jumprelu_threshold_gets_the_straight_through_gradient():
-    sae = SparseAutoencoder(SAEConfig(d_in=4, expansion=1, architecture="jumprelu", jumprelu_bandwidth=0.1))
+    sae = build_sae(sae_config("jumprelu", d_in=4, expansion=1, jumprelu_bandwidth=0.1))
     with torch.no_grad():
         sae.jumprelu_threshold.fill_(0.5)
     pre = torch.tensor([[0.52, 0.9, 0.1, 0.47]], requires_grad=True)
@@ -91,9 +88,9 @@ def test_metrics_match_hand_computed_values():
     assert l0(torch.tensor([[0.0, 2.0, 0.5], [0.0, 0.0, 0.0]])) == 1.0
 
 
-def _identity_sae(d: int) -> SparseAutoencoder:
+def _identity_sae(d: int):
     """relu(x) − relu(−x) = x: an SAE with latents ±e_i reconstructs exactly."""
-    sae = SparseAutoencoder(SAEConfig(d_in=d, expansion=2, architecture="relu"))
+    sae = build_sae(sae_config("relu", d_in=d, expansion=2))
     eye = torch.eye(d)
     with torch.no_grad():
         sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
@@ -137,8 +134,10 @@ def test_ce_recovered_is_one_for_a_perfect_sae_and_clamping_moves_only_one_direc
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_saved_sae_reloads_with_identical_outputs(architecture, tmp_path, known_features):
     _, x = known_features
-    config = SAEConfig(d_in=16, expansion=2, architecture=architecture, **ARCHITECTURES[architecture])
-    sae = train_sae(config, ActivationStore(x).batches(128), steps=20, scale=0.7)
+    config = sae_config(
+        architecture, d_in=16, d_sae=40, steps=20, batch_size=128, **ARCHITECTURES[architecture]
+    )
+    sae = train_sae(config, ActivationStore(x))  # d_sae 40: any width, not only a multiple of d_in
     path = save_sae(sae, tmp_path / architecture, model_name="toy", hook_name="blocks.0.hook_resid_post")
     assert {p.name for p in path.iterdir()} == {"cfg.json", "sae_weights.safetensors"}
     loaded = load_sae(path)
@@ -153,9 +152,8 @@ def test_saelens_opens_our_sae_with_the_same_outputs(tmp_path, known_features):
     _, x = known_features
     for architecture, extra in ARCHITECTURES.items():
         sae = train_sae(
-            SAEConfig(d_in=16, expansion=2, architecture=architecture, **extra),
-            ActivationStore(x).batches(128),
-            steps=20,
+            sae_config(architecture, d_in=16, expansion=2, steps=20, batch_size=128, **extra),
+            ActivationStore(x),
         )
         path = save_sae(sae, tmp_path / architecture)
         theirs = sae_lens.SAE.load_from_disk(str(path))
@@ -164,7 +162,13 @@ def test_saelens_opens_our_sae_with_the_same_outputs(tmp_path, known_features):
 
 def test_bad_sae_inputs_name_what_is_wrong(tmp_path):
     with pytest.raises(ValueError, match=r"k \(99\) must be between 1 and d_sae \(32\)"):
-        SAEConfig(d_in=8, expansion=4, architecture="topk", k=99)
+        sae_config("topk", d_in=8, expansion=4, k=99)
+    with pytest.raises(ValueError, match="unknown SAE architecture 'gated'; architectures: relu, topk"):
+        sae_config("gated", d_in=8)
+    with pytest.raises(ValueError, match="l1_coefficient"):  # a field of another architecture
+        sae_config("topk", d_in=8, l1_coefficient=1.0)
+    with pytest.raises(ValueError, match=r"batches must be \(batch_size, d_in\) = \(4, 8\)"):
+        train_sae(sae_config("topk", d_in=8, k=2, batch_size=4), iter([torch.zeros(3, 8)]))
     with pytest.raises(AlignlabError, match="not an SAE folder"):
         load_sae(tmp_path)
     with pytest.raises(AlignlabError, match=r"activations must be \(tokens, d_in\)"):
@@ -191,3 +195,35 @@ def test_activation_store_caches_streams_and_round_trips(toy, tmp_path):
     assert streamed.shape == store.activations.shape  # every token served once, in a shuffled order
     assert torch.allclose(streamed.sum(0), store.activations.sum(0), atol=1e-4)
     assert not torch.equal(streamed, store.activations)
+
+
+def test_sae_training_resumes_to_the_same_weights_and_exposes_a_step(tmp_path, known_features):
+    """Crash mid-run, resume from the checkpoint: the same SAE (dead-latent counts included) as a run without
+    the crash. And ``SAETrainer.train_step`` trains from a loop of one's own."""
+    _, x = known_features
+    config = sae_config("topk", d_in=16, expansion=2, k=2, steps=12, batch_size=64, dead_feature_window=128)
+    straight = train_sae(config, ActivationStore(x), seed=3)
+
+    class Crash(Exception):
+        pass
+
+    def crash_at_7(step, record):
+        if step == 7:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train_sae(config, ActivationStore(x), seed=3, checkpoint_dir=tmp_path, checkpoint_every=5, log_every=1,
+                  on_log=crash_at_7)  # fmt: skip
+    resumed = train_sae(config, ActivationStore(x), seed=3, checkpoint_dir=tmp_path, checkpoint_every=5)
+    for name, p in straight.state_dict().items():
+        assert torch.allclose(p, resumed.state_dict()[name], atol=1e-6), name
+
+    sae = build_sae(config.model_copy(update={"lr": 3e-3}))
+    trainer = SAETrainer(sae)
+    first = trainer.train_step(x[:64])
+    for _ in range(60):
+        last = trainer.train_step(x[:64])
+    assert last["loss"] < first["loss"] and {"mse", "l0", "aux_k"} <= set(last)
+    assert torch.allclose(
+        sae.W_dec.norm(dim=1), torch.ones(config.d_sae), atol=1e-5
+    )  # unit-norm decoder kept

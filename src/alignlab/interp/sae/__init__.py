@@ -2,6 +2,7 @@
 trainer, metrics, feature analysis and steering, and SAELens's on-disk format."""
 
 from .analysis import FeatureSummary, clamp_feature, feature_activations, summarize_features
+from .architectures import SAE_ARCHITECTURES, architecture_class, aux_k_loss, build_sae, sae_config
 from .config import SAEConfig
 from .metrics import (
     ReconstructionStats,
@@ -13,20 +14,25 @@ from .metrics import (
     l0,
     splice_sae,
 )
-from .model import SAEOutput, SparseAutoencoder
+from .model import SAEOutput, SparseAutoencoder, TrainingState
 from .saelens_format import load_sae, save_sae
 from .store import ActivationStore, site_activations, stream_activations
-from .train import aux_k_loss, train_sae
+from .train import SAETrainer, train_sae
 
 __all__ = [
+    "SAE_ARCHITECTURES",
     "ActivationStore",
     "FeatureSummary",
     "ReconstructionStats",
     "SAEConfig",
     "SAEEvaluation",
     "SAEOutput",
+    "SAETrainer",
     "SparseAutoencoder",
+    "TrainingState",
+    "architecture_class",
     "aux_k_loss",
+    "build_sae",
     "ce_loss_recovered",
     "ce_losses_per_block",
     "clamp_feature",
@@ -35,6 +41,7 @@ __all__ = [
     "feature_activations",
     "l0",
     "load_sae",
+    "sae_config",
     "save_sae",
     "site_activations",
     "splice_sae",

@@ -1,57 +1,21 @@
-"""The sparse autoencoder: one module, four activation rules, SAELens's parameter names and shapes.
+"""What every sparse autoencoder shares: SAELens's parameter names and shapes, encoding, decoding and the
+decoder's geometry. Each architecture (``architectures/``) is a subclass that says how pre-activations become
+features (``activate``), which extra loss terms it trains with (``auxiliary_losses``) and what it must do after
+each optimizer step (``after_step``).
 
     pre = (x − b_dec) W_enc + b_enc          W_enc (d_in, d_sae), b_enc (d_sae,)
-    f   = σ(pre)                             σ: ReLU | TopK | BatchTopK | JumpReLU
+    f   = σ(pre)                             σ: the architecture's activation rule
     x̂   = f W_dec + b_dec                    W_dec (d_sae, d_in), b_dec (d_in,)
-
-JumpReLU's σ(pre)_i = pre_i · H(pre_i − θ_i). BatchTopK keeps the k·B largest activations of the whole batch
-while training and, like JumpReLU, a threshold θ (one value for every latent) at inference, so a token's
-code never depends on its batch-mates (Bussmann et al. 2024).
 """
 
+import abc
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .config import SAEConfig
-
-
-def _rectangle(u: torch.Tensor) -> torch.Tensor:
-    return ((u > -0.5) & (u < 0.5)).to(u.dtype)
-
-
-class _JumpReLU(torch.autograd.Function):
-    """pre · H(pre − θ); ∂/∂θ by the straight-through estimator −(θ/ε) K((pre − θ)/ε) (Rajamanoharan 2024)."""
-
-    @staticmethod
-    def forward(ctx, pre, threshold, bandwidth):
-        ctx.save_for_backward(pre, threshold)
-        ctx.bandwidth = bandwidth
-        return torch.where(pre > threshold, pre, torch.zeros_like(pre))
-
-    @staticmethod
-    def backward(ctx, grad):
-        pre, threshold = ctx.saved_tensors
-        eps = ctx.bandwidth
-        grad_threshold = -(threshold / eps) * _rectangle((pre - threshold) / eps) * grad
-        return (pre > threshold) * grad, grad_threshold.sum(0), None
-
-
-class _Step(torch.autograd.Function):
-    """H(pre − θ) for the L0 penalty; ∂/∂θ = −(1/ε) K((pre − θ)/ε), no gradient to pre."""
-
-    @staticmethod
-    def forward(ctx, pre, threshold, bandwidth):
-        ctx.save_for_backward(pre, threshold)
-        ctx.bandwidth = bandwidth
-        return (pre > threshold).to(pre.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        pre, threshold = ctx.saved_tensors
-        eps = ctx.bandwidth
-        return None, (-(1 / eps) * _rectangle((pre - threshold) / eps) * grad).sum(0), None
 
 
 @dataclass
@@ -61,9 +25,26 @@ class SAEOutput:
     pre_activations: torch.Tensor  # (N, d_sae)
 
 
-class SparseAutoencoder(nn.Module):
+@dataclass(frozen=True)
+class TrainingState:
+    """What an auxiliary loss may depend on besides the batch."""
+
+    progress: float
+    """Fraction of training done, in [0, 1): for penalties ramped up over the first steps."""
+    dead: torch.Tensor
+    """(d_sae,) bool: latents that have not fired for ``dead_feature_window`` tokens."""
+
+
+class SparseAutoencoder(nn.Module, abc.ABC):
+    architecture: ClassVar[str]
+    config_class: ClassVar[type[SAEConfig]]
+
     def __init__(self, config: SAEConfig, *, seed: int = 0) -> None:
         super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
+            )
         self.config = config
         d_in, d_sae = config.d_in, config.d_sae
         generator = torch.Generator().manual_seed(seed)
@@ -75,47 +56,47 @@ class SparseAutoencoder(nn.Module):
         )  # tied initialisation (Conerly et al. 2024; Gao et al. 2024)
         self.b_enc = nn.Parameter(torch.zeros(d_sae))
         self.b_dec = nn.Parameter(torch.zeros(d_in))
-        if config.architecture == "jumprelu":
-            self.jumprelu_threshold = nn.Parameter(torch.full((d_sae,), config.jumprelu_init_threshold))
-        elif config.architecture == "batchtopk":
-            self.register_buffer("batch_threshold", torch.tensor(0.0))
 
-    @property
-    def threshold(self) -> torch.Tensor:
-        """θ per latent (JumpReLU, and BatchTopK at inference)."""
-        if self.config.architecture == "jumprelu":
-            return self.jumprelu_threshold
-        return self.batch_threshold.expand(self.config.d_sae)
+    # --- what an architecture defines ----------------------------------------------------------------------
 
-    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.b_dec) @ self.W_enc + self.b_enc
-
+    @abc.abstractmethod
     def activate(self, pre: torch.Tensor) -> torch.Tensor:
-        arch = self.config.architecture
-        if arch == "relu":
-            return torch.relu(pre)
-        if arch == "topk":
-            values, indices = self.topk_codes(pre, self.config.k)
-            return torch.zeros_like(pre).scatter(-1, indices, values)
-        if arch == "jumprelu":
-            return _JumpReLU.apply(pre, self.threshold, self.config.jumprelu_bandwidth)
-        if self.training:  # batchtopk: the k·N largest activations of the batch
-            flat = torch.relu(pre).flatten()
-            keep = flat.topk(min(self.config.k * len(pre), flat.numel()))
-            self._update_batch_threshold(keep.values)
-            return torch.zeros_like(flat).scatter(0, keep.indices, keep.values).view_as(pre)
-        return torch.where(pre > self.threshold, pre, torch.zeros_like(pre))
+        """Pre-activations (N, d_sae) -> features (N, d_sae)."""
+
+    def auxiliary_losses(
+        self, x: torch.Tensor, out: SAEOutput, state: TrainingState
+    ) -> dict[str, torch.Tensor]:
+        """Weighted extra loss terms, by name, added to the reconstruction loss while training."""
+        return {}
 
     @torch.no_grad()
-    def _update_batch_threshold(self, kept: torch.Tensor) -> None:
-        positive = kept[kept > 0]
-        if len(positive):
-            rate = self.config.batchtopk_threshold_rate
-            minimum = positive.min()
-            first = self.batch_threshold == 0
-            self.batch_threshold.copy_(
-                torch.where(first, minimum, (1 - rate) * self.batch_threshold + rate * minimum)
-            )
+    def after_step(self) -> None:
+        """Anything the architecture keeps true after each optimizer step (e.g. positive thresholds)."""
+
+    @property
+    def threshold(self) -> torch.Tensor | None:
+        """θ per latent for architectures that gate on one (saved as SAELens's ``threshold``)."""
+        return None
+
+    def load_threshold(self, threshold: torch.Tensor) -> None:
+        raise ValueError(f"a {self.architecture} SAE has no threshold to load")
+
+    # --- shared ---------------------------------------------------------------------------------------------
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        centred = x - self.b_dec if self.config.apply_b_dec_to_input else x
+        return centred @ self.W_enc + self.b_enc
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activate(self.pre_activations(x))
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        return features @ self.W_dec + self.b_dec
+
+    def forward(self, x: torch.Tensor) -> SAEOutput:
+        pre = self.pre_activations(x)
+        features = self.activate(pre)
+        return SAEOutput(self.decode(features), features, pre)
 
     @staticmethod
     def topk_codes(pre: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,34 +115,9 @@ class SparseAutoencoder(nn.Module):
         )
         return flat.view(*indices.shape[:-1], self.config.d_in)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.pre_activations(x))
-
-    def decode(self, features: torch.Tensor) -> torch.Tensor:
-        return features @ self.W_dec + self.b_dec
-
-    def forward(self, x: torch.Tensor) -> SAEOutput:
-        pre = self.pre_activations(x)
-        if self.config.architecture == "topk":
-            values, indices = self.topk_codes(pre, self.config.k)
-            features = torch.zeros_like(pre).scatter(-1, indices, values)
-            return SAEOutput(self.decode_sparse(values, indices) + self.b_dec, features, pre)
-        features = self.activate(pre)
-        return SAEOutput(self.decode(features), features, pre)
-
-    def l0_penalty(self, pre: torch.Tensor) -> torch.Tensor:
-        """JumpReLU's Σ_i H(pre_i − θ_i), mean over tokens, differentiable in θ."""
-        return _Step.apply(pre, self.threshold, self.config.jumprelu_bandwidth).sum(-1).mean()
-
     @torch.no_grad()
     def normalize_decoder(self) -> None:
         self.W_dec /= self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8)
-
-    @torch.no_grad()
-    def clamp_thresholds(self, minimum: float = 1e-6) -> None:
-        """JumpReLU thresholds stay positive (so the rule stays a gated ReLU)."""
-        if self.config.architecture == "jumprelu":
-            self.jumprelu_threshold.clamp_(min=minimum)
 
     @torch.no_grad()
     def remove_parallel_decoder_grad(self) -> None:
@@ -177,3 +133,11 @@ class SparseAutoencoder(nn.Module):
         self.W_enc *= scale
         self.b_dec /= scale
         self.W_dec /= scale
+
+    def feature_direction(self, index: int) -> torch.Tensor:
+        """The decoder row of latent ``index``: what the feature writes into the activation, (d_in,)."""
+        if not 0 <= index < self.config.d_sae:
+            raise IndexError(
+                f"feature {index} does not exist: this SAE has latents 0..{self.config.d_sae - 1}"
+            )
+        return self.W_dec[index].detach()

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ...errors import AlignlabError
+from .architectures import build_sae, sae_config
 from .config import SAEConfig
 from .model import SparseAutoencoder
 
@@ -43,7 +44,7 @@ def save_sae(
         "d_sae": config.d_sae,
         "dtype": "float32",
         "device": "cpu",
-        "apply_b_dec_to_input": True,
+        "apply_b_dec_to_input": config.apply_b_dec_to_input,
         "normalize_activations": "none",  # the training scale is folded into the weights
         "reshape_activations": "none",
         "metadata": {
@@ -55,7 +56,7 @@ def save_sae(
             "alignlab_config": config.model_dump(),
         },
     }
-    if config.architecture in ("jumprelu", "batchtopk"):
+    if sae.threshold is not None:
         tensors["threshold"] = sae.threshold.detach().float().contiguous()
     if config.architecture == "topk":
         cfg |= {"k": config.k, "rescale_acts_by_decoder_norm": False}
@@ -65,44 +66,66 @@ def save_sae(
 
 
 def load_sae(path: str | Path) -> SparseAutoencoder:
-    """Load a folder written by ``save_sae`` (or a SAELens standard/topk/jumprelu SAE) for inference."""
+    """Load a folder written by ``save_sae`` (or a SAELens standard/topk/jumprelu SAE) for inference. Settings
+    alignlab cannot reproduce (input normalisation folded in elsewhere, activations rescaled by decoder norms)
+    are refused with a clear error rather than loaded into different outputs."""
     from safetensors.torch import load_file
 
     path = Path(path)
     if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
         raise AlignlabError(f"{path}: not an SAE folder (expected {CONFIG} and {WEIGHTS})")
-    cfg = json.loads((path / CONFIG).read_text())
+    try:
+        cfg = json.loads((path / CONFIG).read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AlignlabError(f"{path / CONFIG}: not valid UTF-8 JSON ({e})") from None
     saved = (cfg.get("metadata") or {}).get("alignlab_config")
-    if saved is not None:
-        config = SAEConfig(**saved)
-    else:
-        by_saelens = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu"}
-        if cfg.get("architecture") not in by_saelens:
-            raise AlignlabError(
-                f"{path / CONFIG}: architecture {cfg.get('architecture')!r} is not one alignlab reads"
-            )
-        if cfg["d_sae"] % cfg["d_in"]:
-            raise AlignlabError(
-                f"{path / CONFIG}: d_sae {cfg['d_sae']} is not a multiple of d_in {cfg['d_in']}"
-            )
-        config = SAEConfig(
-            d_in=cfg["d_in"],
-            expansion=cfg["d_sae"] // cfg["d_in"],
-            architecture=by_saelens[cfg["architecture"]],
-            k=cfg.get("k", 32),
-            normalize_activations=False,
-        )
+    try:
+        if saved is not None:
+            fields = dict(saved)
+            config = sae_config(fields.pop("architecture"), **fields)
+        else:
+            config = _config_from_saelens(path, cfg)
+    except ValueError as e:
+        raise AlignlabError(f"{path / CONFIG}: {e}") from None
     tensors = load_file(path / WEIGHTS)
-    sae = SparseAutoencoder(config)
+    sae = build_sae(config)
     with torch.no_grad():
         for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
-            if tensors[name].shape != getattr(sae, name).shape:
+            if name not in tensors or tensors[name].shape != getattr(sae, name).shape:
+                found = tuple(tensors[name].shape) if name in tensors else "missing"
                 raise AlignlabError(
-                    f"{path / WEIGHTS}: {name} has shape {tuple(tensors[name].shape)}, expected {tuple(getattr(sae, name).shape)}"
+                    f"{path / WEIGHTS}: {name} has shape {found}, expected {tuple(getattr(sae, name).shape)}"
                 )
             getattr(sae, name).copy_(tensors[name])
-        if config.architecture == "jumprelu":
-            sae.jumprelu_threshold.copy_(tensors["threshold"])
-        elif config.architecture == "batchtopk":
-            sae.batch_threshold.copy_(tensors["threshold"][0])
+        if sae.threshold is not None:
+            if "threshold" not in tensors:
+                raise AlignlabError(
+                    f"{path / WEIGHTS}: a {config.architecture} SAE needs its threshold tensor"
+                )
+            sae.load_threshold(tensors["threshold"])
     return sae.eval()
+
+
+def _config_from_saelens(path: Path, cfg: dict) -> SAEConfig:
+    by_saelens = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu"}
+    if cfg.get("architecture") not in by_saelens:
+        raise ValueError(
+            f"architecture {cfg.get('architecture')!r} is not one alignlab reads ({', '.join(by_saelens)})"
+        )
+    normalize = cfg.get("normalize_activations", "none")
+    if normalize not in ("none", None):
+        raise ValueError(
+            f"normalize_activations {normalize!r} scales inputs by a factor this folder does not hold; alignlab reads "
+            "only SAEs with normalize_activations 'none' (fold the scale into the weights first)"
+        )
+    if cfg.get("rescale_acts_by_decoder_norm"):
+        raise ValueError(
+            "rescale_acts_by_decoder_norm is not supported: the outputs would differ from SAELens's"
+        )
+    fields = dict(
+        d_in=cfg["d_in"], d_sae=cfg["d_sae"], apply_b_dec_to_input=bool(cfg.get("apply_b_dec_to_input", True)),
+        normalize_activations=False,
+    )  # fmt: skip
+    if cfg["architecture"] == "topk":
+        fields["k"] = cfg.get("k", 32)
+    return sae_config(by_saelens[cfg["architecture"]], **fields)

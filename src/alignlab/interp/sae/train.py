@@ -1,112 +1,166 @@
-"""Training a sparse autoencoder on a stream of activations.
+"""Training a sparse autoencoder of any architecture on the shared training loop.
 
-    L = ‖x − x̂‖²                                      reconstruction, summed over d_in, mean over tokens
-      + λ₁ Σ_i f_i ‖W_dec,i‖                           relu      (λ ramped up over the first few % of steps)
-      + λ₀ Σ_i H(pre_i − θ_i)                          jumprelu  (straight-through estimator for θ)
-      + α ‖e − Σ_{i ∈ topk_aux(dead)} f_i W_dec,i‖² / ‖e‖²   topk / batchtopk: AuxK, e = x − x̂ (Gao et al. 2024)
+    L = ‖x − x̂‖²  (summed over d_in, mean over tokens)  +  Σ the architecture's auxiliary losses
 
-Adam, gradient-norm clipping, linear warm-up and a linear decay over the last 20% of steps; decoder rows
-renormalised after every step.
+Adam, gradient-norm clipping, a linear warm-up and a linear decay over the last ``lr_decay`` of steps; with a
+unit-norm decoder, the gradient's component along each decoder row is removed before clipping and the rows
+are renormalised after every step. Latents that have not fired for ``dead_feature_window`` tokens are dead
+(AuxK trains them); that count is part of the training state, so a resumed run picks it up.
+
+``SAETrainer`` exposes one step (``train_step(batch)``) for a researcher's own loop; ``train_sae`` runs the
+whole schedule on ``alignlab.training.train``, with checkpoints and resume.
 """
 
+import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 
+from ...losses import LossOutput
+from .architectures import build_sae
 from .config import SAEConfig
-from .model import SAEOutput, SparseAutoencoder
+from .model import SparseAutoencoder, TrainingState
+from .store import ActivationStore
 
 LogFn = Callable[[int, dict[str, float]], None]
 
 
-def aux_k_loss(sae: SparseAutoencoder, x: torch.Tensor, out: SAEOutput, dead: torch.Tensor) -> torch.Tensor:
-    """Reconstruct the residual error with the top-k_aux dead latents, normalised by the error's power,
-    so the dead latents get a gradient towards what the live ones miss."""
-    n_dead = int(dead.sum())
-    if n_dead == 0:
-        return x.new_zeros(())
-    residual = (x - out.reconstruction).detach()
-    pre = out.pre_activations.masked_fill(~dead, float("-inf"))
-    values, indices = sae.topk_codes(pre, min(sae.config.resolved_aux_k, n_dead))
-    error = sae.decode_sparse(values, indices) - residual
-    return error.pow(2).sum(-1).mean() / residual.pow(2).sum(-1).mean().clamp_min(1e-12)
+class DeadLatents:
+    """Tokens since each latent last fired; a stateful object the loop checkpoints."""
+
+    def __init__(self, d_sae: int, window: int, device: torch.device | str = "cpu") -> None:
+        self.window = window
+        self.tokens_since_fired = torch.zeros(d_sae, device=device)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.tokens_since_fired >= self.window
+
+    @torch.no_grad()
+    def update(self, features: torch.Tensor) -> None:
+        self.tokens_since_fired += len(features)
+        self.tokens_since_fired[(features > 0).any(0)] = 0
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"tokens_since_fired": self.tokens_since_fired}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.tokens_since_fired = state["tokens_since_fired"].to(self.tokens_since_fired.device)
 
 
-def _lr_factor(step: int, steps: int, warmup: float) -> float:
-    warmup_steps, decay_start = int(warmup * steps), int(0.8 * steps)
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if step >= decay_start:
-        return max(0.0, (steps - step) / (steps - decay_start))
-    return 1.0
+class SAETrainer:
+    """The pieces of SAE training: the loss of one batch (``loss``), what happens around the optimizer step
+    (``after_backward``, ``after_step``), and ``train_step(batch)`` for a loop of one's own."""
+
+    def __init__(self, sae: SparseAutoencoder, *, scale: float = 1.0) -> None:
+        self.sae, self.scale = sae, scale
+        self.dead = DeadLatents(sae.config.d_sae, sae.config.dead_feature_window, sae.W_dec.device)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.steps_done = 0
+
+    def loss(self, sae: SparseAutoencoder, batch: torch.Tensor, progress: float) -> LossOutput:
+        """Reconstruction plus the architecture's auxiliary losses, on ``batch`` (raw activations, (B, d_in))."""
+        x = batch * self.scale
+        out = sae(x)
+        mse = (out.reconstruction - x).pow(2).sum(-1).mean()
+        auxiliary = sae.auxiliary_losses(x, out, TrainingState(progress, self.dead.mask))
+        self.dead.update(out.features)
+        with torch.no_grad():
+            variance = (x - x.mean(0)).pow(2).sum(-1).mean()
+            metrics = {
+                "mse": mse.detach(),
+                "explained_variance": 1 - mse.detach() / variance,
+                "l0": (out.features > 0).sum(-1).float().mean(),
+                "dead_fraction": self.dead.mask.float().mean(),
+                **{name: value.detach() for name, value in auxiliary.items()},
+            }
+        return LossOutput(mse + sum(auxiliary.values(), mse.new_zeros(())), metrics)
+
+    def after_backward(self, sae: SparseAutoencoder) -> None:
+        if sae.config.unit_norm_decoder:
+            sae.remove_parallel_decoder_grad()
+
+    def after_step(self, step: int, sae: SparseAutoencoder) -> bool:
+        sae.after_step()
+        if sae.config.unit_norm_decoder:
+            sae.normalize_decoder()
+        return False
+
+    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+        """One optimizer step on ``batch`` (raw activations) with Adam at the config's learning rate, no
+        schedule: for a researcher's own loop. Returns the loss and metrics as floats."""
+        sae, config = self.sae, self.sae.config
+        if self.optimizer is None:
+            self.optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr)
+        sae.train()
+        out = self.loss(sae, batch.to(sae.W_dec.device), min(self.steps_done / config.steps, 1.0))
+        out.loss.backward()
+        self.after_backward(sae)
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.after_step(self.steps_done, sae)
+        self.steps_done += 1
+        return {"loss": out.loss.item(), **{k: float(v) for k, v in out.metrics.items()}}
 
 
 def train_sae(
     config: SAEConfig,
-    batches: Iterator[torch.Tensor],
+    data: ActivationStore | Iterator[torch.Tensor],
     *,
-    steps: int,
-    scale: float = 1.0,
     seed: int = 0,
     device: torch.device | str = "cpu",
     log_every: int = 50,
     on_log: LogFn | None = None,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 100,
 ) -> SparseAutoencoder:
-    """Train on ``steps`` minibatches of raw activations (B, d_in) from ``batches``, multiplied by ``scale``
-    while training (see ``ActivationStore.normalization_scale``); the returned SAE has the scale folded in
-    and reads raw activations."""
-    sae = SparseAutoencoder(config, seed=seed).to(device)
-    first = next(batches).to(device) * scale
+    """Train an SAE of ``config.architecture`` for ``config.steps`` steps of ``config.batch_size`` raw
+    activations drawn from ``data`` (a store, shuffled with ``seed``, or an iterator of batches, which must be
+    that size). With ``normalize_activations`` the activations are scaled to E‖x‖ = √d_in while training
+    (measured on the store, or on the first batch of an iterator) and the scale is folded into the returned
+    SAE, which reads raw activations. With ``checkpoint_dir`` the run checkpoints and resumes."""
+    from ...training import LoopHooks, RunOptions, TrainConfig, train
+
+    store = isinstance(data, ActivationStore)
+    if store and data.d_in != config.d_in:
+        raise ValueError(
+            f"the store holds {data.d_in}-wide activations but the SAE reads d_in = {config.d_in}"
+        )
+    if store and len(data) < config.batch_size:
+        raise ValueError(
+            f"the store holds {len(data)} activations, fewer than one batch of {config.batch_size}"
+        )
+    batches = data.batches(config.batch_size, seed=seed) if store else iter(data)
+    first = next(batches)
+    if first.shape != (config.batch_size, config.d_in):
+        raise ValueError(
+            f"batches must be (batch_size, d_in) = ({config.batch_size}, {config.d_in}), got {tuple(first.shape)}"
+        )
+    if not config.normalize_activations:
+        scale = 1.0
+    else:
+        scale = data.normalization_scale() if store else config.d_in**0.5 / first.norm(dim=1).mean().item()
+    batches = itertools.chain([first], batches)
+    sae = build_sae(config, seed=seed).to(device)
     with torch.no_grad():
-        sae.b_dec.copy_(first.mean(0))  # start the decoder bias at the data mean
-    optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, steps, config.lr_warmup))
-    tokens_since_fired = torch.zeros(config.d_sae, device=device)
-    sae.train()
-    x = first
-    for step in range(steps):
-        if step:
-            x = next(batches).to(device) * scale
-        out = sae(x)
-        mse = (out.reconstruction - x).pow(2).sum(-1).mean()
-        ramp = min(1.0, (step + 1) / max(1, config.sparsity_warmup * steps))
-        dead = tokens_since_fired >= config.dead_feature_window
-        if config.architecture == "relu":
-            penalty = (out.features * sae.W_dec.norm(dim=1)).sum(-1).mean()
-            loss = mse + ramp * config.l1_coefficient * penalty
-        elif config.architecture == "jumprelu":
-            penalty = sae.l0_penalty(out.pre_activations)
-            loss = mse + ramp * config.l0_coefficient * penalty
-        else:
-            penalty = aux_k_loss(sae, x, out, dead)
-            loss = mse + config.aux_coefficient * penalty
-        loss.backward()
-        if config.unit_norm_decoder:
-            sae.remove_parallel_decoder_grad()
-        torch.nn.utils.clip_grad_norm_(sae.parameters(), config.grad_clip)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        sae.clamp_thresholds()
-        if config.unit_norm_decoder:
-            sae.normalize_decoder()
-        with torch.no_grad():
-            fired = (out.features > 0).any(0)
-            tokens_since_fired += len(x)
-            tokens_since_fired[fired] = 0
-        if on_log is not None and (step % log_every == 0 or step == steps - 1):
-            total_variance = (x - x.mean(0)).pow(2).sum(-1).mean()
-            on_log(
-                step,
-                {
-                    "loss": loss.item(),
-                    "mse": mse.item(),
-                    "explained_variance": 1 - mse.item() / total_variance.item(),
-                    "penalty": penalty.item(),
-                    "l0": (out.features > 0).sum(-1).float().mean().item(),
-                    "dead_fraction": dead.float().mean().item(),
-                },
-            )
+        sae.b_dec.copy_(first.to(device).mean(0) * scale)  # start the decoder bias at the data mean
+    trainer = SAETrainer(sae, scale=scale)
+    decay = int(config.lr_decay * config.steps)
+    train(
+        sae,
+        lambda model, batch, progress: trainer.loss(model, batch, progress.fraction),
+        batches,
+        TrainConfig(
+            steps=config.steps, lr=config.lr, warmup_steps=int(config.lr_warmup * config.steps),
+            schedule="warmup_stable_decay", decay_steps=decay, grad_clip=config.grad_clip,
+            log_every=log_every, checkpoint_every=checkpoint_every,
+        ),
+        RunOptions(device=device, seed=seed, on_log=on_log, checkpoint_dir=checkpoint_dir, progress="SAE"),
+        stateful=[trainer.dead],
+        hooks=LoopHooks(after_backward=trainer.after_backward, after_step=trainer.after_step),
+    )  # fmt: skip
     sae.eval()
     sae.fold_input_scale(scale)
     return sae
