@@ -70,3 +70,32 @@ def test_endpoint_down_is_one_clear_error():
     generator = OpenAIGenerator(MODEL, base_url=url, max_retries=0, timeout=5)
     with pytest.raises(AlignlabError, match=f"cannot reach the endpoint at {url}"):
         generator.generate(["w1"])
+
+
+def test_token_bytes_join_into_the_text_for_every_kind_of_tokenizer(toy, embedded):
+    from alignlab.generation.token_bytes import TokenBytes
+
+    _, tokenizer = embedded  # byte-level BPE: 'é' and '☃' span several tokens that decode to '\ufffd' alone
+    text = "café ☃ 日本"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert "\ufffd" in "".join(tokenizer.decode([i]) for i in ids)
+    assert b"".join(TokenBytes(tokenizer)(i) for i in ids) == text.encode()
+    word_level = toy[1]
+    ids = word_level("w1 w2", add_special_tokens=False)["input_ids"]
+    assert b" ".join(TokenBytes(word_level)(i) for i in ids) == b"w1 w2"
+
+
+@pytest.mark.embedded
+def test_non_ascii_logprobs_keep_each_tokens_bytes_and_the_requested_count(embedded, serve):
+    """Over loopback with the official client: the bytes of the returned tokens join into the text, and every
+    step lists exactly top_logprobs alternatives, even where several decode to the same replacement character."""
+    url = serve(HFGenerator(*embedded), "smollm2-135m-instruct")
+    client = openai.OpenAI(base_url=url, api_key="unused")
+    response = client.chat.completions.create(
+        model="smollm2-135m-instruct", messages=[{"role": "user", "content": "Say 'café' in Japanese: 日本"}],
+        max_tokens=12, temperature=0, logprobs=True, top_logprobs=5,
+    )  # fmt: skip
+    choice = response.choices[0]
+    assert b"".join(bytes(t.bytes) for t in choice.logprobs.content) == choice.message.content.encode()
+    assert all(len(t.top_logprobs) == 5 for t in choice.logprobs.content)
+    assert all(len({bytes(a.bytes) for a in t.top_logprobs}) == 5 for t in choice.logprobs.content)

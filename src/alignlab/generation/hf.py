@@ -1,13 +1,16 @@
 """Local generation with a Hugging Face model: batched, left-padded, seeded, with stop strings and log-probs."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
 from ..scoring.encode import Prompt, check_length, encode_prompts, model_max_length, pad
-from .base import Completion, SamplingParams, cut_at_stop
+from .base import Completion, SamplingParams, TokenLogprob, cut_at_stop
+from .token_bytes import TokenBytes
 
 
 class StopOnStrings(StoppingCriteria):
@@ -46,6 +49,7 @@ class HFGenerator:
         text: what an exact-match grader should see."""
         self.model, self.tokenizer, self.batch_size, self.chat = model, tokenizer, batch_size, chat
         self.skip_special_tokens = skip_special_tokens
+        self.token_bytes = TokenBytes(tokenizer)
         eos = model.generation_config.eos_token_id
         eos = [eos] if isinstance(eos, int) else list(eos or [])
         self.eos_ids = sorted({*eos, tokenizer.eos_token_id} - {None})
@@ -59,16 +63,18 @@ class HFGenerator:
         encoded = encode_prompts(self.tokenizer, prompts, chat=self.chat)
         limit = model_max_length(self.model)
         check_length([len(ids) + params.max_new_tokens for ids in encoded], limit, "prompt + max_new_tokens")
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         out: dict[int, Completion] = {}
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            for i, completion in zip(
-                rows, self._generate_batch([encoded[i] for i in rows], params), strict=True
-            ):
-                out[i] = completion
+        devices = [next(self.model.parameters()).device] if next(self.model.parameters()).is_cuda else []
+        with torch.random.fork_rng(devices=devices):  # a seeded call leaves the caller's random state alone
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                for i, completion in zip(
+                    rows, self._generate_batch([encoded[i] for i in rows], params), strict=True
+                ):
+                    out[i] = completion
         return [out[i] for i in range(len(encoded))]
 
     def _generate_batch(self, prompt_ids: list[list[int]], params: SamplingParams) -> list[Completion]:
@@ -124,18 +130,29 @@ class HFGenerator:
             finish_reason="stop" if finished or stopped else "length",
             tokens=[self.tokenizer.decode([i]) for i in ids],
             prompt_tokens=n_prompt,
+            token_bytes=[self.token_bytes(i) for i in ids],
         )
         if logprobs is None:
             return completion
         chosen = logprobs[torch.arange(n), torch.tensor(ids, dtype=torch.long)].tolist()
-        alternatives = None
-        if params.top_logprobs:
-            values, indices = logprobs[:n].topk(params.top_logprobs, dim=-1)
-            alternatives = [
-                {self.tokenizer.decode([i]): v for i, v in zip(row_i.tolist(), row_v.tolist(), strict=True)}
-                for row_i, row_v in zip(indices, values, strict=True)
-            ]
-        return replace(completion, logprobs=chosen, top_logprobs=alternatives)
+        if not params.top_logprobs:
+            return replace(completion, logprobs=chosen)
+        values, indices = logprobs[:n].topk(params.top_logprobs, dim=-1)
+        entries = [
+            [self._entry(i, v) for i, v in zip(row_i.tolist(), row_v.tolist(), strict=True)]
+            for row_i, row_v in zip(indices, values, strict=True)
+        ]
+        by_text = []
+        for step in entries:
+            merged: dict[str, float] = {}
+            for e in step:  # tokens that decode to the same text pool their probability
+                merged[e.token] = float(np.logaddexp(merged.get(e.token, -math.inf), e.logprob))
+            by_text.append(merged)
+        return replace(completion, logprobs=chosen, top_logprobs=by_text, alternatives=entries)
+
+    def _entry(self, token_id: int, logprob: float) -> TokenLogprob:
+        raw = self.token_bytes(token_id)
+        return TokenLogprob(raw.decode("utf-8", errors="replace"), raw, logprob)
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=self.skip_special_tokens)

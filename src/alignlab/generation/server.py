@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..errors import AlignlabError
-from .base import Completion, SamplingParams
+from .base import Completion, SamplingParams, TokenLogprob
 from .hf import HFGenerator
 
 
@@ -67,18 +67,23 @@ def _error(status: int, message: str, param: str | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
 
-def _logprob_entry(token: str, logprob: float) -> dict[str, Any]:
-    return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+def _logprob_entry(entry: TokenLogprob) -> dict[str, Any]:
+    return {"token": entry.token, "logprob": entry.logprob, "bytes": list(entry.bytes)}
 
 
 def _choice(index: int, completion: Completion) -> dict[str, Any]:
     logprobs = None
     if completion.logprobs is not None:
-        alternatives = completion.top_logprobs or [{}] * len(completion.tokens)
+        alternatives = completion.alternatives or [[] for _ in completion.tokens]
+        raw = completion.token_bytes or [t.encode() for t in completion.tokens]
+        chosen = [
+            TokenLogprob(b.decode("utf-8", errors="replace"), b, lp)
+            for b, lp in zip(raw, completion.logprobs, strict=True)
+        ]
         logprobs = {
             "content": [
-                {**_logprob_entry(tok, lp), "top_logprobs": [_logprob_entry(t, v) for t, v in alts.items()]}
-                for tok, lp, alts in zip(completion.tokens, completion.logprobs, alternatives, strict=True)
+                {**_logprob_entry(entry), "top_logprobs": [_logprob_entry(a) for a in alts]}
+                for entry, alts in zip(chosen, alternatives, strict=True)
             ]
         }
     return {
