@@ -221,3 +221,24 @@ def test_head_patching_finds_only_heads_that_write_something(hooked):
     assert effects.abs().max().item() > 0.01
     early = head_patching(silenced, clean, corrupted, metric, layers=[0, 1], positions=[0, 1, 2])
     assert early.abs().max().item() < 1e-5
+
+
+def test_gpt2_style_blocks_have_every_site_and_per_head_outputs():
+    """GPT-2 keeps its blocks in transformer.h and projects heads with a Conv1D c_proj: every advertised site
+    caches, reading them leaves the logits bit-identical, and per-head outputs project to the attention's."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = GPT2LMHeadModel(
+            GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=80, n_positions=16)
+        ).eval()
+    hooked = HookedModel(model)
+    ids = torch.randint(0, 80, (2, 9), generator=torch.Generator().manual_seed(1))
+    logits, cache = hooked.run_with_cache(ids)
+    assert torch.equal(logits, model(input_ids=ids).logits) and set(cache) == set(hooked.site_names())
+    assert cache["blocks.1.attn.hook_z"].shape == (2, 9, 4, 8)
+    c_proj = model.transformer.h[1].attn.c_proj
+    assert torch.allclose(
+        c_proj(cache["blocks.1.attn.hook_z"].flatten(-2)), cache["blocks.1.hook_attn_out"], atol=1e-6
+    )

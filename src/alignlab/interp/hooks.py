@@ -62,6 +62,15 @@ def _decoder(model: nn.Module) -> tuple[Sequence[nn.Module], nn.Module]:
     )
 
 
+def _output_projection(attention: nn.Module | None) -> nn.Module | None:
+    """The layer that mixes the concatenated heads back into the residual stream: Llama-style o_proj, GPT-2's
+    c_proj (a Conv1D: the same (B, T, heads · d_head) input), or out_proj."""
+    for name in ("o_proj", "c_proj", "out_proj", "dense"):
+        if (module := getattr(attention, name, None)) is not None:
+            return module
+    return None
+
+
 def _first(output):
     return output[0] if isinstance(output, tuple) else output
 
@@ -103,8 +112,12 @@ class HookedModel:
         return getattr(self.model.config, "_attn_implementation", None) == "eager"
 
     def site_names(self) -> list[str]:
-        """Every site; attention patterns only when attention is eager (the only place they exist)."""
-        kinds = KINDS if self.eager_attention else KINDS[:-1]
+        """Every site this model has; attention patterns only when attention is eager (the only place they
+        exist), per-head outputs only where the attention module has an output projection to read them from."""
+        kinds = list(KINDS if self.eager_attention else KINDS[:-1])
+        attention = getattr(self.blocks[0], "self_attn", None) or getattr(self.blocks[0], "attn", None)
+        if _output_projection(attention) is None:
+            kinds.remove("attn.hook_z")
         return [f"blocks.{i}.{k}" for i in range(self.n_layers) for k in kinds] + [FINAL]
 
     def _check(self, name: str) -> None:
@@ -158,9 +171,11 @@ class HookedModel:
         return module.register_forward_hook(post_hook)
 
     def _register_head_outputs(self, name: str, attention: nn.Module, fn: HookFn):
-        projection = getattr(attention, "o_proj", None)
+        projection = _output_projection(attention)
         if projection is None:
-            raise AlignlabError(f"{name}: this attention module has no o_proj to read head outputs from")
+            raise AlignlabError(
+                f"{name}: this attention module has no output projection (o_proj, c_proj, out_proj)"
+            )
 
         def pre_hook(module, args):
             z = args[0]
