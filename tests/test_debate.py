@@ -78,6 +78,7 @@ def test_honest_and_deceptive_debaters_need_known_answers():
         Debater(None, honest=True).stances([DebateQuestion("q", ("a", "b"))], [None])
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_debate_on_the_embedded_model_locally_and_over_http(embedded, serve):
     questions = [QUESTION, DebateQuestion("Who kept bees?", ("Mira", "the librarian"), 0, STORY)]
@@ -125,3 +126,26 @@ def test_greedy_debaters_reveal_k_nonzero_pixels_and_the_honest_one_wins_more_th
     # swapping the roles (the "liar" defends the truth) mirrors the outcome's meaning
     swapped = greedy_debate(judge, test, lies, truth, honest_first=False)
     assert np.array_equal(swapped.masks, result.masks) and (swapped.honest_wins != result.honest_wins).all()
+
+
+def test_oversight_roles_are_protocols_that_the_built_in_roles_fill(toy):
+    from alignlab.generation import HFGenerator
+    from alignlab.oversight import (
+        Critic,
+        CritiqueRole,
+        DebateJudge,
+        PairwiseJudge,
+        PreferenceLabeler,
+        Reviser,
+        RevisionRole,
+        ViolationCountLabeler,
+    )
+    from alignlab.oversight.debate import LLMJudge, QuoteJudge
+
+    generator = HFGenerator(*toy)
+    critic = Critic(generator)
+    assert isinstance(critic, CritiqueRole) and isinstance(Reviser(generator), RevisionRole)
+    assert isinstance(PairwiseJudge(generator), PreferenceLabeler)
+    assert isinstance(ViolationCountLabeler(critic), PreferenceLabeler)
+    assert isinstance(LLMJudge(generator), DebateJudge) and isinstance(QuoteJudge(), DebateJudge)
+    assert not isinstance(generator, PreferenceLabeler)  # a role is a method, not any object

@@ -814,3 +814,75 @@ def test_prover_verifier_verdict(records, verdict):
     from alignlab.experiments.prover_verifier import decide
 
     assert decide(records).verdict == verdict
+
+
+# --- cai ----------------------------------------------------------------------------------------------
+
+
+def _cai(harmful_score, benign_score, judge_agree, p_better):
+    from alignlab.experiments.cai import CAIRecord, CritiquedReply
+
+    def reply(kind, score, i):
+        jitter = 0.1 * ((i * 7) % 5 - 2)
+        return CritiquedReply(
+            kind=kind, violation_score=min(1.0, max(0.0, score + jitter)), revised=True,
+            p_revision_better=p_better + jitter / 2 if kind == "harmful" else 0.5, refused_before=False,
+            refused_after=False,
+        )  # fmt: skip
+
+    replies = [reply("harmful", harmful_score, i) for i in range(24)] + [
+        reply("benign_lookalike", benign_score, i) for i in range(24)
+    ]
+    agrees = [1] * round(judge_agree * 24) + [0] * (24 - round(judge_agree * 24))
+    return CAIRecord(
+        replies=replies, judge_gold_agrees=agrees, judge_p_first_shown=0.6, violation_labeler={}, critiques=144,
+        critiques_unparsed=0, sl_cai_records=10, rl_cai_preferences=10,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_cai(0.8, 0.3, judge_agree=0.9, p_better=0.7), "reproduced"),
+        (_cai(0.8, 0.3, judge_agree=0.5, p_better=0.7), "partial"),  # the judge is at chance: (b) untested
+        (_cai(0.5, 0.5, judge_agree=0.9, p_better=0.7), "partial"),  # the critic does not separate
+        (_cai(0.5, 0.5, judge_agree=0.5, p_better=0.9), "not_reproduced"),
+        (_cai(0.8, 0.3, judge_agree=0.9, p_better=0.5), "partial"),
+    ],
+)
+def test_cai_verdict(record, verdict):
+    from alignlab.experiments.cai import decide
+
+    assert decide([record]).verdict == verdict
+
+
+# --- debate-qa ----------------------------------------------------------------------------------------
+
+
+def _debate_qa(with_story, naive, consultancy, debate, n=60):
+    from alignlab.experiments.debate_qa import DebateQARecord, JudgedQuestion
+
+    def right(share, i):
+        return int((i * 37 % n) / n < share)
+
+    questions = [
+        JudgedQuestion(with_story=right(with_story, i), naive=right(naive, i), consultancy=right(consultancy, i),
+                       consultant_honest=i < n // 2, debate=right(debate, i), quote_baseline=None)
+        for i in range(n)
+    ]  # fmt: skip
+    return DebateQARecord(questions=questions, p_first_shown={}, judge_failures=0)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_debate_qa(0.9, 0.5, 0.6, 0.8), "reproduced"),
+        (_debate_qa(0.9, 0.5, 0.8, 0.8), "partial"),  # debate beats naive, not consultancy
+        (_debate_qa(0.9, 0.5, 0.5, 0.52), "not_reproduced"),
+        (_debate_qa(0.55, 0.5, 0.6, 0.9), "not_applicable"),  # the judge with the story is at chance
+    ],
+)
+def test_debate_qa_verdict(record, verdict):
+    from alignlab.experiments.debate_qa import decide
+
+    assert decide([record]).verdict == verdict

@@ -17,6 +17,7 @@ from typing import Literal
 
 from ..generation.base import Generator, SamplingParams
 from .constitution import Constitution, Principle, default_constitution
+from .roles import CritiqueRole, RevisionRole
 
 CRITIQUE_TEMPLATE = """Here is a conversation between a user and an AI assistant.
 
@@ -203,8 +204,8 @@ class ConstitutionalPipeline:
 
     def __init__(
         self,
-        critic: Critic,
-        reviser: Reviser,
+        critic: CritiqueRole,
+        reviser: RevisionRole,
         *,
         max_revisions: int = 2,
         principle_ids: Sequence[str] | None = None,
