@@ -106,6 +106,7 @@ def test_load_stepwise_names_row_and_field(tmp_path):
     assert load_stepwise([good]) == [StepwiseExample("1 + 1 =", ("1 + 1 = 2",), (True,))]
 
 
+@pytest.mark.slow
 def test_verifier_learns_a_step_property_and_scores_aggregate():
     """A PRM trained to flag multiplication steps: its step probabilities separate them on new problems."""
     task = ArithmeticChainTask(operations=("+", "-", "*"))

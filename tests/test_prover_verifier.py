@@ -70,6 +70,7 @@ def test_base_prover_samples_its_rates_and_respects_the_step_rules():
         sample_solutions(policy, [ChainProblem(12, (("*", 3),))], torch.Generator())
 
 
+@pytest.mark.slow
 def test_verifier_learns_to_catch_flaws_and_a_prover_learns_from_rewards():
     task = ArithmeticChainTask(3, 4, ("+", "-"))
     test = task.problems(200, seed=0)

@@ -152,7 +152,7 @@ def superposition(cfg: SuperpositionConfig, ctx: RunContext) -> Measurement:
     import numpy as np
     import torch
 
-    from ..interp.sae import ActivationStore, SAEConfig, train_sae
+    from ..interp.sae import ActivationStore, sae_config, train_sae
     from ..interp.superposition import (
         classify_two_feature_phase,
         matched_cosines,
@@ -197,12 +197,11 @@ def superposition(cfg: SuperpositionConfig, ctx: RunContext) -> Measurement:
     hidden = hidden[hidden.norm(dim=1) > 0]  # rows with no active feature carry nothing to decompose
     store = ActivationStore(hidden)
     sae = train_sae(
-        SAEConfig(
-            d_in=cfg.n_hidden, expansion=cfg.sae_expansion, architecture="relu", l1_coefficient=cfg.sae_l1,
-            lr=cfg.sae_lr, dead_feature_window=20_000,
+        sae_config(
+            "relu", d_in=cfg.n_hidden, expansion=cfg.sae_expansion, l1_coefficient=cfg.sae_l1, lr=cfg.sae_lr,
+            steps=cfg.sae_steps, batch_size=cfg.sae_batch_size, dead_feature_window=20_000,
         ),
-        store.batches(cfg.sae_batch_size, seed=ctx.seed), steps=cfg.sae_steps, scale=store.normalization_scale(),
-        seed=ctx.seed,
+        store, seed=ctx.seed,
     )  # fmt: skip
     rep = representation(sweep, instance, cfg.represented_norm)
     represented = [i for i, norm in enumerate(rep.norms) if norm > cfg.represented_norm]

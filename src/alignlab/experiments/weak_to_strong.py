@@ -151,7 +151,7 @@ def weak_to_strong(cfg: WeakToStrongConfig, ctx: RunContext) -> Measurement:
         hidden=cfg.hidden, max_epochs=cfg.max_epochs, batch_size=cfg.batch_size, lr=cfg.lr,
         patience_epochs=cfg.patience_epochs,
     )  # fmt: skip
-    aux = StudentConfig(**{**student.__dict__, "aux_alpha": cfg.aux_alpha, "warmup": cfg.warmup})
+    aux = student.model_copy(update={"aux_alpha": cfg.aux_alpha, "warmup": cfg.warmup})
     trunk = pretrain_trunk(tensor(x[pretrain_idx]), torch.tensor(digit[pretrain_idx]), student, seed=ctx.seed)
     images = digits.images / 16.0
     views = {

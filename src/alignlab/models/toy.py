@@ -33,6 +33,21 @@ class ToyModelConfig:
     """Drop the MLPs (each block's MLP writes zero), as in the induction-head and circuits toys."""
 
     def __post_init__(self) -> None:
+        sizes = {
+            k: getattr(self, k)
+            for k in (
+                "d_model",
+                "n_layers",
+                "n_heads",
+                "d_mlp",
+                "max_seq_len",
+                "n_experts",
+                "experts_per_token",
+            )
+        }
+        for name, value in sizes.items():
+            if not isinstance(value, int) or not 1 <= value <= 1_000_000:
+                raise ValueError(f"{name} must be an integer between 1 and 1,000,000, got {value!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if self.arch == "mixtral" and not 0 < self.experts_per_token <= self.n_experts:

@@ -1,8 +1,19 @@
 """AI feedback and scalable oversight: constitutions, critique and revision, AI preference labels, debate,
 weak-to-strong supervision, process supervision, prover-verifier games."""
 
+from .best_of_n import best_of_n_kl, expected_best_of_n, fit_bon, fit_rl
 from .cai import CAIResult, ConstitutionalPipeline, Critic, Critique, Reviser, sl_cai_records
 from .constitution import Constitution, Principle, default_constitution, load_constitution
+from .debate import (
+    DebateArena,
+    DebateQuestion,
+    Debater,
+    DebateResult,
+    LLMJudge,
+    QuoteJudge,
+    debate_statistics,
+)
+from .process_supervision import BeamConfig, best_of_n, majority_vote, pass_at_n, step_beam_search
 from .rlaif import (
     PairwiseJudge,
     PreferenceLabel,
@@ -10,9 +21,44 @@ from .rlaif import (
     labeler_report,
     preference_records,
 )
+from .roles import CritiqueRole, DebateJudge, PreferenceLabeler, RevisionRole
+from .weak_to_strong import (
+    Student,
+    StudentConfig,
+    confidence_loss,
+    performance_gap_recovered,
+    pretrain_trunk,
+    train_student,
+)
 
 __all__ = [
+    "BeamConfig",
+    "DebateArena",
+    "DebateQuestion",
+    "DebateResult",
+    "Debater",
+    "LLMJudge",
+    "QuoteJudge",
+    "Student",
+    "StudentConfig",
+    "best_of_n",
+    "best_of_n_kl",
+    "confidence_loss",
+    "debate_statistics",
+    "expected_best_of_n",
+    "fit_bon",
+    "fit_rl",
+    "majority_vote",
+    "pass_at_n",
+    "performance_gap_recovered",
+    "pretrain_trunk",
+    "step_beam_search",
+    "train_student",
     "CAIResult",
+    "CritiqueRole",
+    "DebateJudge",
+    "PreferenceLabeler",
+    "RevisionRole",
     "Constitution",
     "ConstitutionalPipeline",
     "Critic",

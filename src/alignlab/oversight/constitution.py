@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..data.formats import read_text_file
 from ..errors import AlignlabError
 
 Category = Literal["harmlessness", "helpfulness", "honesty", "ethics"]
@@ -83,9 +84,7 @@ def load_constitution(path: str | Path) -> Constitution:
     """Read and validate a constitution file; errors name the file, the principle and the field."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise AlignlabError(f"{path}: no such constitution file") from None
+        raw = yaml.safe_load(read_text_file(path, "constitution file"))
     except yaml.YAMLError as e:
         raise AlignlabError(f"{path}: not valid YAML: {e}") from None
     return _validate(raw, str(path))

@@ -13,9 +13,9 @@ right, the oracle verifier's ceiling) is 1 − C(m − c, n) / C(m, n) for c rig
 import random
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
 from math import comb
 
+from ..config import Count, FrozenConfig, PositiveFloat
 from ..generation.base import Generator, SamplingParams
 
 
@@ -58,17 +58,16 @@ def majority_vote(
     return wins / draws
 
 
-@dataclass(frozen=True)
-class BeamConfig:
-    beam_width: int = 4
+class BeamConfig(FrozenConfig):
+    beam_width: Count = 4
     """Partial solutions kept after each step."""
-    expansions: int = 4
+    expansions: Count = 4
     """Next steps sampled from each kept partial solution."""
-    max_steps: int = 8
+    max_steps: Count = 8
     """A solution still unfinished after this many steps is returned as it is."""
-    step_tokens: int = 16
+    step_tokens: Count = 16
     """Most tokens in one step."""
-    temperature: float = 1.0
+    temperature: PositiveFloat = 1.0
 
 
 ScoreSteps = Callable[[Sequence[str], Sequence[Sequence[str]], Sequence[bool]], list[float]]

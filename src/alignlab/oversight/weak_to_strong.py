@@ -16,11 +16,11 @@ pretrained language models. Here a student is an MLP whose trunk can be pretrain
 (``pretrain_trunk``) before it is fine-tuned on weak labels; a student trained from scratch is the control.
 """
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..config import Count, FrozenConfig, LearningRate, Probability
 
 
 def confidence_loss(logits: torch.Tensor, weak_probs: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -33,17 +33,16 @@ def confidence_loss(logits: torch.Tensor, weak_probs: torch.Tensor, alpha: float
     return F.cross_entropy(logits, torch.stack([1 - target1, target1], dim=-1))
 
 
-@dataclass(frozen=True)
-class StudentConfig:
-    hidden: int = 256
-    max_epochs: int = 30
+class StudentConfig(FrozenConfig):
+    hidden: Count = 256
+    max_epochs: Count = 30
     """At most this many epochs; training stops earlier on the weak labels' validation loss (below)."""
-    batch_size: int = 64
-    lr: float = 1e-3
-    aux_alpha: float = 0.0
+    batch_size: Count = 64
+    lr: LearningRate = 1e-3
+    aux_alpha: Probability = 0.0
     """α_max of the confidence loss; 0 is plain cross-entropy on the weak labels."""
-    warmup: float = 0.1
-    patience_epochs: int = 3
+    warmup: Probability = 0.1
+    patience_epochs: Count = 3
     """Early stopping: stop when the loss on held-out *weakly labelled* examples (the student never sees
     ground truth) has not improved for this many epochs, and keep the best weights."""
     freeze_trunk: bool = False

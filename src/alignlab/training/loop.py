@@ -19,38 +19,48 @@ from typing import Any, Literal
 import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device
+from pydantic import model_validator
 from transformers import get_scheduler
 
+from ..config import Count, FrozenConfig, LearningRate, NonNegativeCount, NonNegativeFloat, PositiveFloat
 from ..errors import AlignlabError
 from ..losses.base import LossOutput
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    steps: int
+class TrainConfig(FrozenConfig):
+    """How the loop optimises: a validated, immutable config (a bad value is an error that names the field)."""
+
+    steps: Count
     """Optimizer steps."""
-    lr: float = 3e-4
+    lr: LearningRate = 3e-4
     """Peak learning rate."""
-    warmup_steps: int = 0
+    warmup_steps: NonNegativeCount = 0
     """Linear warm-up from 0 to ``lr``."""
-    schedule: Literal["constant", "linear", "cosine"] = "cosine"
-    """Decay after warm-up."""
-    weight_decay: float = 0.0
+    schedule: Literal["constant", "linear", "cosine", "warmup_stable_decay"] = "cosine"
+    """Decay after warm-up; ``warmup_stable_decay`` holds the peak, then decays linearly to 0 over the last
+    ``decay_steps``."""
+    decay_steps: NonNegativeCount = 0
+    """For ``warmup_stable_decay`` only."""
+    weight_decay: NonNegativeFloat = 0.0
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    grad_clip: float | None = 1.0
+    grad_clip: PositiveFloat | None = 1.0
     """Clip the global gradient norm to this (None: no clipping)."""
-    grad_accum: int = 1
+    grad_accum: Count = 1
     """Micro-batches per optimizer step; each micro-batch's loss is divided by this."""
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
-    log_every: int = 10
-    checkpoint_every: int = 100
+    log_every: Count = 10
+    checkpoint_every: Count = 100
     """Steps between checkpoints, when the loop is given a checkpoint folder."""
 
-    def __post_init__(self) -> None:
-        if min(self.steps, self.grad_accum, self.log_every, self.checkpoint_every) < 1:
-            raise ValueError("steps, grad_accum, log_every and checkpoint_every must be at least 1")
-        if not 0 <= self.warmup_steps <= self.steps:
-            raise ValueError("warmup_steps must be between 0 and steps")
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> "TrainConfig":
+        if self.warmup_steps > self.steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be between 0 and steps ({self.steps})")
+        if self.warmup_steps + self.decay_steps > self.steps:
+            raise ValueError(
+                f"warmup_steps + decay_steps ({self.warmup_steps + self.decay_steps}) exceed steps ({self.steps})"
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -146,7 +156,14 @@ def train(
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer_cls = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[config.optimizer]
     optimizer = optimizer_cls(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = get_scheduler(config.schedule, optimizer, config.warmup_steps, config.steps)
+    extra = (
+        {"num_decay_steps": config.decay_steps, "decay_type": "linear"}
+        if config.schedule == "warmup_stable_decay"
+        else None
+    )
+    scheduler = get_scheduler(
+        config.schedule, optimizer, config.warmup_steps, config.steps, scheduler_specific_kwargs=extra
+    )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     for obj in stateful:
         accelerator.register_for_checkpointing(obj)

@@ -3,13 +3,14 @@ merge), trained by policy gradient on the shared loop against a verifier; and a 
 prover play through ``train_grpo``."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
+from ...config import MAX_COUNT, Count, FrozenConfig, LearningRate
 from ...data.arithmetic_chains import OPERATIONS, ChainProblem
 from ...losses import group_advantages
 from ...losses.prover_verifier import Role, cgc_reward, src_reward
@@ -111,13 +112,12 @@ def _direction(flaw: str, value: int, op: str, operand: int, generator: torch.Ge
     return candidates[int(torch.randint(len(candidates), (1,), generator=generator))]
 
 
-@dataclass(frozen=True)
-class ProverConfig:
-    steps: int = 150
-    problems_per_step: int = 32
-    group_size: int = 8
+class ProverConfig(FrozenConfig):
+    steps: Count = 150
+    problems_per_step: Count = 32
+    group_size: Annotated[int, Field(ge=2, le=MAX_COUNT)] = 8
     """Solutions sampled per problem; rewards are compared within a problem's group (GRPO's advantages)."""
-    lr: float = 3e-3
+    lr: LearningRate = 3e-3
     reward: Literal["src", "cgc"] = "src"
 
 

@@ -4,12 +4,12 @@ correctness alone on the shared training loop."""
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...config import Count, FrozenConfig, LearningRate, NonNegativeFloat, OpenProbability
 from .fields import STEP_FEATURES, encode_solutions
 from .solutions import Solution
 
@@ -40,22 +40,21 @@ def log_odds(log_p: torch.Tensor) -> torch.Tensor:
     return log_p - log_complement(log_p)
 
 
-@dataclass(frozen=True)
-class VerifierConfig:
-    hidden: int = 128
-    layers: int = 2
-    max_steps: int = 4000
-    """At most this many steps; training stops earlier on the held-out loss (below)."""
-    batch_size: int = 256
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    validation_fraction: float = 0.1
+class VerifierConfig(FrozenConfig):
+    hidden: Count = 128
+    layers: Count = 2
+    max_steps: Count = 4000
+    """At most this many steps; training stops earlier on held-out accuracy (below)."""
+    batch_size: Count = 256
+    lr: LearningRate = 3e-3
+    weight_decay: NonNegativeFloat = 1e-4
+    validation_fraction: OpenProbability = 0.1
     """Share of the solutions held out: training stops when the verifier's balanced accuracy on them (the mean
     of its accuracy on correct and on incorrect ones) has not improved for ``patience`` steps (checked every
     ``eval_every``), and the best weights are kept. (The held-out loss was tried first: it bottoms out while
     accuracy still rises, as the verifier grows confident, and stopped it early.)"""
-    eval_every: int = 100
-    patience: int = 500
+    eval_every: Count = 100
+    patience: Count = 500
 
 
 def _balanced_nll(verifier: StepVerifier, features, mask, labels, weights) -> torch.Tensor:
