@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def alignlab(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -18,6 +20,7 @@ def test_help_list_and_models():
     assert models.returncode == 0 and "toy-llama-tiny" in models.stdout
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_without_traceback(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -41,6 +44,7 @@ def test_bad_flag_is_a_usage_error():
     assert result.returncode == 2 and "No such option" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_run_and_runs_from_the_command_line(tmp_path):
     overrides = "--set steps=20 --set warmup_steps=0 --set eval_every=10 --set eval_sequences=16"
     result = alignlab(

@@ -134,6 +134,7 @@ def _check(results):
     assert len(sl_cai_records(results, revised_only=False)) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_pipeline_runs_on_the_embedded_model(embedded):
     results = _run_pipeline(HFGenerator(*embedded))
@@ -142,6 +143,7 @@ def test_pipeline_runs_on_the_embedded_model(embedded):
     assert results[0].critiques[0][0].violated
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_pipeline_runs_over_http_against_alignlab_serve(embedded, serve):
     from alignlab.generation import OpenAIGenerator

@@ -33,6 +33,7 @@ def test_bad_config_writes_nothing(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_tiny_pretrain_smoke(tmp_path):
     run = run_experiment(
         "tiny-pretrain",
@@ -90,6 +91,7 @@ def test_same_seed_same_numbers(tmp_path):
     assert measured[0] == measured[1]
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_quickstart_smoke_on_the_embedded_model(tmp_path, embedded):
     run = run_experiment(
@@ -155,6 +157,7 @@ def test_rlhf_pipeline_smoke(tmp_path):
     assert len(record["gold_ppo"]) == 16 and (run.path / "plots" / "rlhf.png").exists()
 
 
+@pytest.mark.slow
 def test_dpo_robustness_smoke(tmp_path):
     run = run_experiment(
         "dpo-robustness", out=tmp_path, device="cpu", show_progress=False,
@@ -169,6 +172,7 @@ def test_dpo_robustness_smoke(tmp_path):
     assert len(run.read_metrics()) == 2 * 4
 
 
+@pytest.mark.slow
 def test_dpo_frontier_smoke(tmp_path):
     run = run_experiment(
         "dpo-frontier", out=tmp_path, device="cpu", show_progress=False,
@@ -183,6 +187,7 @@ def test_dpo_frontier_smoke(tmp_path):
     assert record["label_agreement"]["clean"] == 1.0  # noise-free labels with ties dropped
 
 
+@pytest.mark.slow
 def test_overoptimization_experiment_smoke(tmp_path):
     run = run_experiment(
         "overoptimization", out=tmp_path, device="cpu", show_progress=False,
@@ -195,6 +200,7 @@ def test_overoptimization_experiment_smoke(tmp_path):
     assert {"peak_d_bon_16", "overoptimized_rl_32"} <= set(results["measured"])
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_logit_lens_experiment_on_the_embedded_model(tmp_path, embedded):
     run = run_experiment("logit-lens", out=tmp_path, device="cpu", show_progress=False)
@@ -205,6 +211,7 @@ def test_logit_lens_experiment_on_the_embedded_model(tmp_path, embedded):
     assert eiffel["final_top1"] == " Paris" and eiffel["ranks"][-1] == 0 and eiffel["ranks"][0] > 100
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_fact_patching_smoke_on_the_embedded_model(tmp_path, embedded):
     run = run_experiment(
@@ -222,6 +229,7 @@ def test_fact_patching_smoke_on_the_embedded_model(tmp_path, embedded):
         run_experiment("fact-patching", out=tmp_path, overrides={"template": "The city of"})
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_tuned_lens_and_sae_experiments_smoke_on_the_embedded_model(tmp_path, embedded):
     from alignlab.interp.sae import load_sae
@@ -263,6 +271,7 @@ def test_tuned_lens_and_sae_experiments_smoke_on_the_embedded_model(tmp_path, em
         run_experiment("sae", out=tmp_path, device="cpu", show_progress=False, overrides={"layer": 30})
 
 
+@pytest.mark.slow
 def test_toy_interpretability_experiments_smoke(tmp_path):
     run = run_experiment(
         "induction-heads",
@@ -322,6 +331,7 @@ def test_toy_interpretability_experiments_smoke(tmp_path):
     assert (run.path / "plots" / "superposition.png").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_cai_experiment_over_http_writes_data_the_trainers_read(tmp_path, embedded, serve):
     from alignlab.data.formats import load_completions, load_preferences
@@ -339,14 +349,15 @@ def test_cai_experiment_over_http_writes_data_the_trainers_read(tmp_path, embedd
         violation_labeler_per_category=1,
     )
     run = run_experiment("cai", out=tmp_path, device="cpu", show_progress=False, overrides=tiny)
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert measured["critiques"] >= 3 and measured["pairwise_judge_n"] == 4
-    assert measured["pairwise_judge_decided"] + measured["pairwise_judge_failed"] == 4
-    assert len(load_completions(run.path / "sl_cai.jsonl")) == measured["sl_cai_records"]
-    assert len(load_preferences(run.path / "rl_cai_preferences.jsonl")) == measured["rl_cai_preferences"]
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert record["critiques"] >= 2 and len(record["replies"]) == 2 and len(record["judge_gold_agrees"]) <= 4
+    assert {r["kind"] for r in record["replies"]} == {"harmful", "benign_lookalike"}
+    assert len(load_completions(run.path / "sl_cai.jsonl")) == record["sl_cai_records"]
+    assert len(load_preferences(run.path / "rl_cai_preferences.jsonl")) == record["rl_cai_preferences"]
     assert "round 0 harm-dangerous-help" in (run.path / "report.md").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_debate_qa_experiment_smoke(tmp_path, embedded):
     run = run_experiment(
@@ -356,14 +367,26 @@ def test_debate_qa_experiment_smoke(tmp_path, embedded):
         show_progress=False,
         overrides=dict(questions=2, evidence_tokens=4),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert {"accuracy_naive", "accuracy_consultancy", "accuracy_debate", "judge_p_first_shown_debate"} <= set(
-        measured
+    results = json.loads((run.path / "results.json").read_text())
+    assert {"accuracy_naive", "accuracy_consultancy", "accuracy_debate", "accuracy_with_story"} <= set(
+        results["measured"]
     )
-    assert measured["judge_failures"] == 0
+    assert results["verdict"] == "not_applicable"  # 2 questions cannot show the judge above chance
+    assert results["per_seed"][0]["record"]["judge_failures"] == 0
     assert "Story (hidden from the judge)" in (run.path / "report.md").read_text()
 
 
+def test_fictional_stories_hold_both_answers():
+    from alignlab.data.stories import fictional_stories
+
+    stories = fictional_stories(60, seed=0)
+    assert len({s.passage + s.question for s in stories}) == 60
+    for s in stories:  # both options appear in the story, so each side has a sentence to quote
+        assert s.correct.removeprefix("at ").removeprefix("on ") in s.passage
+        assert s.distractor.removeprefix("at ").removeprefix("on ") in s.passage and s.correct != s.distractor
+
+
+@pytest.mark.slow
 def test_debate_pixels_smoke(tmp_path):
     run = run_experiment(
         "debate-pixels",
@@ -426,12 +449,13 @@ def test_students_leave_the_global_random_state_alone_and_can_freeze_their_trunk
     torch.manual_seed(123)
     trunk = pretrain_trunk(x, digit, cfg, seed=0)
     student = train_student(
-        x, (digit == 1).float(), StudentConfig(**{**cfg.__dict__, "freeze_trunk": True}), trunk=trunk
+        x, (digit == 1).float(), cfg.model_copy(update={"freeze_trunk": True}), trunk=trunk
     )
     assert torch.equal(torch.rand(3), expected)  # neither call reseeded the caller's generator
     assert all(torch.equal(a, b) for a, b in zip(student.trunk.parameters(), trunk.parameters(), strict=True))
 
 
+@pytest.mark.slow
 def test_prm_vs_orm_smoke(tmp_path):
     run = run_experiment(
         "prm-vs-orm",
@@ -439,29 +463,39 @@ def test_prm_vs_orm_smoke(tmp_path):
         device="cpu",
         show_progress=False,
         overrides=dict(
-            sft_problems=64,
-            sft_steps=10,
+            min_steps=2,
+            max_steps=2,
+            sft_problems=256,
+            sft_steps=300,
+            sft_check_every=50,
+            validation_problems=16,
             verifier_problems=8,
             samples_per_problem=2,
             verifier_steps=3,
+            verifier_warmup_steps=1,
             test_problems=4,
-            pool_size=4,
+            pool_size=8,
             beam_width=2,
             expansions=2,
         ),
     )
-    measured = json.loads((run.path / "results.json").read_text())["measured"]
-    assert {"best_of_4_prm", "best_of_4_orm", "pass_at_4", "beam_search_2x2", "prm_step_auroc"} <= set(
-        measured
-    )
-    assert (
-        measured["best_of_4_prm"] <= measured["pass_at_4"]
-        and measured["best_of_4_orm"] <= measured["pass_at_4"]
-    )
+    results = json.loads((run.path / "results.json").read_text())
+    [seed] = results["per_seed"]
+    record = seed["record"]
+    assert "prm_step_auroc" in results["measured"] and 0 <= record["kept_share"] <= 1
+    assert len(record["step_labels"]) == len(record["step_scores"]) > 0
+    assert record["beam_budget"] == 4 and 0 <= record["beam_accuracy"] <= 1
+    n = results["measured"]["largest_n"]
+    if n < 2:  # too few well-formed, finished samples: the verdict must say so
+        assert results["verdict"] == "not_applicable"
+    else:
+        assert results["measured"][f"best_of_{n}_prm"] <= 1 and results["measured"][f"best_of_{n}_orm"] <= 1
     pool = [json.loads(line) for line in (run.path / "test_pool.jsonl").read_text().splitlines()]
-    assert len(pool) == 16 and all(len(r["prm_step_probs"]) == len(r["steps"]) for r in pool)
+    kept = [r for r in pool if r["kept"]]
+    assert len(pool) == 32 and kept and all(len(r["prm_step_probs"]) == len(r["steps"]) + 1 for r in kept)
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_rlaif_vs_rlhf_smoke(tmp_path, embedded):
     run = run_experiment(

@@ -57,6 +57,7 @@ def _pairs(n):
     return triples, ["a" if i % 2 == 0 else "b" for i in range(len(rows))]
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_pairwise_judge_on_the_embedded_model_locally_and_over_http(embedded, serve):
     triples, gold = _pairs(6)
@@ -80,6 +81,7 @@ def test_a_judge_that_cannot_answer_1_or_2_is_a_counted_failure(toy):
     assert labeler_report(labels, ["a", "b"])["failed"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.embedded
 def test_violation_count_labeler_prefers_the_reply_with_fewer_violations(embedded):
     critic = Critic(

@@ -130,6 +130,7 @@ train(model, causal_lm_step, iter([{"input_ids": ids} for ids in data]), TrainCo
 """
 
 
+@pytest.mark.slow
 def test_a_sigkilled_process_resumes_to_the_same_weights(tmp_path):
     import signal
     import subprocess

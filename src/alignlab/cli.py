@@ -51,15 +51,20 @@ def list_experiments() -> None:
     console.print(table)
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a config is a few fields; anything larger is the wrong file
+
+
 def _parse_overrides(assignments: list[str], config_file: Path | None) -> dict[str, Any]:
     import yaml
+
+    from .data.formats import read_text_file
 
     overrides: dict[str, Any] = {}
     if config_file is not None:
         try:
-            loaded = yaml.safe_load(config_file.read_text())
-        except OSError as e:
-            raise AlignlabError(f"--config {config_file}: {e.strerror}") from None
+            loaded = yaml.safe_load(read_text_file(config_file, "config file", max_bytes=MAX_CONFIG_BYTES))
+        except AlignlabError as e:
+            raise AlignlabError(f"--config {e}") from None
         except yaml.YAMLError as e:
             raise AlignlabError(
                 f"--config {config_file}: not valid YAML ({str(e).splitlines()[0]})"
@@ -167,10 +172,12 @@ def runs(
 def serve(
     model: Annotated[str, typer.Argument(help="Model name, HF folder or hub id.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     device: DeviceOption = "auto",
-    batch_size: Annotated[int, typer.Option(help="Most sequences generated at once.")] = 32,
-    max_tokens: Annotated[int, typer.Option(help="Default max_tokens when a request gives none.")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Most sequences generated at once.")] = 32,
+    max_tokens: Annotated[
+        int, typer.Option(min=1, help="Default max_tokens when a request gives none.")
+    ] = 256,
 ) -> None:
     """Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions)."""
     import uvicorn
@@ -179,6 +186,7 @@ def serve(
     from .generation.server import create_app
     from .models import load_model
 
+    _check_can_listen(host, port)
     _quiet_transformers()
     loaded, tokenizer = load_model(model, device=device)
     app_ = create_app(
@@ -186,6 +194,17 @@ def serve(
     )
     console.print(f"serving {model} at http://{host}:{port}/v1")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail before loading a model when the address cannot be bound (port taken, unknown host)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        raise AlignlabError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
 
 
 def main() -> None:

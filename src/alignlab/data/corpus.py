@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import AlignlabError
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
@@ -66,3 +68,17 @@ def token_blocks(
         raise ValueError(f"{len(stream)} tokens of text cannot fill one block of {seq_len}")
     blocks = torch.tensor(stream[: n * body]).view(n, body)
     return torch.cat([torch.tensor(bos).expand(n, len(bos)), blocks], dim=1)
+
+
+def train_eval_blocks(
+    tokenizer: "PreTrainedTokenizerBase", seq_len: int, train_blocks: int, eval_blocks: int
+) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """The docstring corpus as ``train_blocks`` training blocks followed by ``eval_blocks`` held-out ones
+    (later text, so no block is in both); an error names the flags when the corpus is too small."""
+    blocks = token_blocks(tokenizer, docstring_corpus(), seq_len, max_blocks=train_blocks + eval_blocks)
+    if len(blocks) < train_blocks + eval_blocks:
+        raise AlignlabError(
+            f"--set train_blocks/eval_blocks: the corpus fills only {len(blocks)} blocks of {seq_len} tokens, "
+            f"not {train_blocks} + {eval_blocks}"
+        )
+    return blocks[:train_blocks], blocks[train_blocks:]

@@ -62,14 +62,56 @@ def read_jsonl_rows(text: str, source: str, required: Sequence[str] = ()) -> lis
     return rows
 
 
+def read_text_file(path: str | Path, what: str = "file", max_bytes: int | None = None) -> str:
+    """A UTF-8 text file (a byte-order mark is dropped), with one clear error for each way it can be unreadable."""
+    path = Path(path)
+    if path.is_dir():
+        raise AlignlabError(f"{path}: is a directory, expected a {what}")
+    try:
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise AlignlabError(
+                f"{path}: {path.stat().st_size:,} bytes, larger than {max_bytes:,} for a {what}"
+            )
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise AlignlabError(f"{path}: no such {what}") from None
+    except UnicodeDecodeError as e:
+        raise AlignlabError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})") from None
+    except OSError as e:
+        raise AlignlabError(f"{path}: {e.strerror}") from None
+
+
 def _rows(data: str | Path | Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     if isinstance(data, str | Path):
-        path = Path(data)
-        try:
-            return read_jsonl_rows(path.read_text(), str(path)), str(path)
-        except OSError as e:
-            raise AlignlabError(f"{path}: {e.strerror}") from None
-    return [dict(row) for row in data], type(data).__name__
+        source = str(data)
+        rows = read_jsonl_rows(read_text_file(data, "JSONL file"), source)
+    else:
+        source = type(data).__name__
+        rows = []
+        for number, row in enumerate(data, start=1):
+            if not isinstance(row, dict):
+                raise AlignlabError(f"{source}, row {number}: expected a dict, got {type(row).__name__}")
+            rows.append(dict(row))
+    if not rows:
+        raise AlignlabError(f"{source}: no rows")
+    return rows, source
+
+
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+def _messages(value: list, field: str, where: str) -> list[dict[str, str]]:
+    if not value:
+        raise AlignlabError(f"{where}: field {field!r} is an empty list of messages")
+    for index, message in enumerate(value):
+        at = f"{where}: field {field!r}, message {index}"
+        if not isinstance(message, dict) or not {"role", "content"} <= message.keys():
+            raise AlignlabError(f"{at}: expected {{role, content}}")
+        if message["role"] not in CHAT_ROLES:
+            raise AlignlabError(f"{at}: role {message['role']!r} is not one of {', '.join(CHAT_ROLES)}")
+        if not isinstance(message["content"], str):
+            raise AlignlabError(f"{at}: content must be text, got {type(message['content']).__name__}")
+    return value
 
 
 def _prompt(value: Any, where: str) -> Prompt:
@@ -77,20 +119,17 @@ def _prompt(value: Any, where: str) -> Prompt:
         if not value.strip():
             raise AlignlabError(f"{where}: field 'prompt' is empty")
         return value
-    if (
-        isinstance(value, list)
-        and value
-        and all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in value)
-    ):
-        return value
+    if isinstance(value, list):
+        return _messages(value, "prompt", where)
     raise AlignlabError(f"{where}: field 'prompt' must be text or a list of {{role, content}} messages")
 
 
 def _completion(value: Any, field: str, where: str) -> str:
     if isinstance(value, list):  # conversational: [{"role": "assistant", "content": ...}]
-        if len(value) != 1 or not isinstance(value[0], dict) or value[0].get("role") != "assistant":
+        _messages(value, field, where)
+        if len(value) != 1 or value[0]["role"] != "assistant":
             raise AlignlabError(f"{where}: field {field!r} must be text or a list with one assistant message")
-        value = value[0].get("content")
+        value = value[0]["content"]
     if not isinstance(value, str):
         raise AlignlabError(f"{where}: field {field!r} must be text")
     if not value.strip():

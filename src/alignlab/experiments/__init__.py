@@ -1,13 +1,16 @@
 """The experiment catalog: named, preset, reproducible runs of the field's findings."""
 
 from .catalog import catalog, get_experiment
-from .registry import Experiment, ExperimentConfig, Outcome, RunContext, experiment
+from .registry import Experiment, ExperimentConfig, Measurement, RunContext, experiment
 from .runner import run_experiment
+from .verdict import Decision, Record
 
 __all__ = [
+    "Decision",
     "Experiment",
     "ExperimentConfig",
-    "Outcome",
+    "Measurement",
+    "Record",
     "RunContext",
     "catalog",
     "experiment",

@@ -152,7 +152,6 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Measurement:
     """SFT a toy model on part of the two-digit addition table, then GRPO it with and without KL."""
     plt = pyplot()
     import copy
-    from functools import partial
 
     from ..data.tasks import AdditionTask
     from ..generation import HFGenerator, SamplingParams
@@ -241,7 +240,7 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Measurement:
             policy, tokenizer, train_prompts, [task.reward_fn], grpo,
             TrainConfig(steps=cfg.grpo_steps, lr=cfg.lr, log_every=max(cfg.grpo_steps // 15, 1), schedule="constant"),
             reference=sft, chat=False,
-            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=partial(_log, ctx, name)),
+            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=ctx.logger(name)),
         )  # fmt: skip
         curves[name] = [(h["step"], h["reward"], h["kl"]) for h in history]
         results[name] = scores(policy)
@@ -300,10 +299,6 @@ def grpo_experiment(cfg: GRPOExperimentConfig, ctx: RunContext) -> Measurement:
         ),
     ]  # fmt: skip
     return Measurement(record, sections)
-
-
-def _log(ctx: RunContext, prefix: str, step: int, record: dict[str, float]) -> None:
-    ctx.log(step, **{f"{prefix}_{k}": v for k, v in record.items()})
 
 
 EXPERIMENT = grpo_experiment

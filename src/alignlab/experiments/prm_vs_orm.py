@@ -106,7 +106,7 @@ def best_of(pool: ProblemPool, key: str, n: int) -> float:
 
 def largest_n(records: Sequence[PrmVsOrmRecord]) -> int:
     """The largest power of two every kept pool can supply."""
-    smallest = min(len(p.correct) for r in records for p in r.pools)
+    smallest = min((len(p.correct) for r in records for p in r.pools), default=0)
     return 2 ** (smallest.bit_length() - 1) if smallest else 0
 
 
@@ -251,7 +251,7 @@ def prm_vs_orm(cfg: PrmVsOrmConfig, ctx: RunContext) -> Measurement:
                         log_every=max(1, cfg.verifier_steps // 10)),
             batch_size=cfg.verifier_batch_size, separator=SEPARATOR, chat=False,
             options=RunOptions(seed=ctx.seed, device=ctx.device,
-                               on_log=lambda step, record, name=name: ctx.log(step, **{f"{name}_{k}": v for k, v in record.items()})),
+                               on_log=ctx.logger(name)),
         )  # fmt: skip
         verifiers[name] = model
 
@@ -279,9 +279,13 @@ def prm_vs_orm(cfg: PrmVsOrmConfig, ctx: RunContext) -> Measurement:
                 correct=correct, prm=[prm_score(p) for p in prm_probs], orm=[p[-1] for p in orm_probs]
             )
         )
-        rows += [
-            dict(prompt=problem.prompt, steps=s, finished=f, kept=well_formed(problem, s, f)) for s, f in mine
-        ]
+        scored = iter(zip(prm_probs, orm_probs, correct, strict=True))
+        for s, f in mine:
+            row = dict(prompt=problem.prompt, steps=s, finished=f, kept=well_formed(problem, s, f))
+            if row["kept"]:
+                prm_step_probs, orm_probs_row, right = next(scored)
+                row |= dict(prm_step_probs=prm_step_probs, orm_score=orm_probs_row[-1], correct=bool(right))
+            rows.append(row)
     ctx.write_jsonl("test_pool", rows)
 
     def beam_scores(prompts, partials, ended):

@@ -263,7 +263,7 @@ def prover_verifier(cfg: ProverVerifierConfig, ctx: RunContext) -> Measurement:
             prover = copy.deepcopy(base)
             history = train_prover(prover, train, role, verifier, prover_config, seed=ctx.seed + 100 * r + 7)
             for i, h in enumerate(history):
-                ctx.log(r * cfg.prover_steps + i, **{f"{role}_{k}": v for k, v in h.items()})
+                ctx.logger(role)(r * cfg.prover_steps + i, h)
             if role == "sneaky":
                 sneaky_curves.append([h["wrong_and_accepted"] for h in history])
                 record["sneaky_training_wrong_and_accepted"] = float(np.mean(sneaky_curves[-1]))

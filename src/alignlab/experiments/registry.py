@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ..config import FrozenConfig
 from ..errors import AlignlabError
-from ..reporting import Claim, Figure, RunFolder, Section, Verdict
+from ..reporting import Claim, Figure, RunFolder, Section
 from .verdict import DecideFn, Record
 
 if TYPE_CHECKING:
@@ -35,18 +35,6 @@ class Measurement:
     from, and the report's sections for that seed."""
 
     record: Record
-    sections: list[Section] = field(default_factory=list)
-
-
-@dataclass
-class Outcome:
-    """The older shape (an experiment that decides its own verdict), accepted while the catalog moves to
-    ``Measurement`` and a separate ``decide``."""
-
-    measured: dict[str, Any]
-    verdict: Verdict
-    summary: str
-    paper_figures: dict[str, Any] = field(default_factory=dict)
     sections: list[Section] = field(default_factory=list)
 
 
@@ -79,6 +67,14 @@ class RunContext:
     def log(self, step: int, **metrics: Any) -> None:
         self.run.log_metrics(step, **({"seed": self.seed} if self.several_seeds else {}), **metrics)
 
+    def logger(self, prefix: str) -> Callable[[int, dict[str, Any]], None]:
+        """An ``on_log(step, record)`` for a training loop that logs each metric as ``<prefix>_<name>``."""
+
+        def log(step: int, record: dict[str, Any]) -> None:
+            self.log(step, **{f"{prefix}_{k}": v for k, v in record.items()})
+
+        return log
+
     def figure(self, fig, name: str, caption: str = "") -> Figure:
         return self.run.save_figure(fig, f"seed-{self.seed}-{name}" if self.several_seeds else name, caption)
 
@@ -95,7 +91,7 @@ class RunContext:
         yield from track(items, description=description, total=total, transient=True)
 
 
-MeasureFn = Callable[[Any, RunContext], Measurement | Outcome]
+MeasureFn = Callable[[Any, RunContext], Measurement]
 
 
 @dataclass(frozen=True)
@@ -105,9 +101,9 @@ class Experiment:
     config_cls: type[ExperimentConfig]
     presets: dict[str, dict[str, Any]]
     fn: MeasureFn
+    decide: DecideFn
     description: str = ""
-    decide: DecideFn | None = None
-    """Records of one or more seeds -> Decision; None only for experiments still on ``Outcome``."""
+    """Records of one or more seeds -> Decision."""
     paper_figures: dict[str, Any] = field(default_factory=dict)
     seeded: bool = True
     """False for a deterministic experiment (greedy decoding, fixed inputs): the seed changes nothing, so a
@@ -136,7 +132,7 @@ def experiment(
     claim: Claim,
     config: type[ExperimentConfig],
     presets: dict[str, dict[str, Any]],
-    decide: DecideFn | None = None,
+    decide: DecideFn,
     paper_figures: dict[str, Any] | None = None,
     seeded: bool = True,
 ) -> Callable[[MeasureFn], Experiment]:
@@ -146,7 +142,7 @@ def experiment(
 
     def wrap(fn: MeasureFn) -> Experiment:
         description = (fn.__doc__ or "").strip().split("\n")[0]
-        exp = Experiment(name, claim, config, presets, fn, description, decide, paper_figures or {}, seeded)
+        exp = Experiment(name, claim, config, presets, fn, decide, description, paper_figures or {}, seeded)
         for preset in presets:
             exp.resolve(preset)  # a broken preset fails at import, not in a user's run
         return exp

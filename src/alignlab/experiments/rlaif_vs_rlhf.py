@@ -212,8 +212,7 @@ def rlaif_vs_rlhf(cfg: RLAIFvsRLHFConfig, ctx: RunContext) -> Measurement:
             PPOConfig(prompts_per_step=cfg.prompts_per_step, max_new_tokens=cfg.completion_length, kl_coef=cfg.kl_coef),
             TrainConfig(steps=cfg.ppo_steps, lr=cfg.lr, log_every=max(1, cfg.ppo_steps // 5), schedule="constant"),
             chat=False,
-            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=lambda step, record, name=name: ctx.log(
-                step, **{f"{name}_{k}": v for k, v in record.items()})),
+            options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=ctx.logger(name)),
         )  # fmt: skip
         completions = sample(setup, policy, setup.eval_prompts, seed=ctx.seed + 31)
         wins = [

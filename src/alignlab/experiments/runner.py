@@ -40,7 +40,7 @@ def run_experiment(
     *,
     preset: str = "cpu",
     seeds: Sequence[int] = (0,),
-    out: Path = Path("runs"),
+    out: str | Path = Path("runs"),
     device: str = "auto",
     overrides: dict[str, Any] | None = None,
     show_progress: bool = True,
@@ -58,6 +58,7 @@ def run_experiment(
     from ..models import resolve_device
 
     torch_device = resolve_device(device)
+    out = Path(out)
     ensure_writable(out)
 
     run = RunFolder.create(out, exp.name)
@@ -85,6 +86,9 @@ def run_experiment(
             )
         )
         run.write_results(results, sections)
+    except KeyboardInterrupt:
+        index.failed(run.name, "interrupted by the user (Ctrl-C)", status="interrupted")
+        raise
     except BaseException as e:
         index.failed(run.name, f"{type(e).__name__}: {e}")
         raise
@@ -111,10 +115,6 @@ def _measure_and_decide(
         start = time.perf_counter()
         measurement = exp.fn(config, RunContext(run, device, seed, preset, show_progress, several))
         durations.append(round(time.perf_counter() - start, 2))
-        if exp.decide is None:  # an experiment that still decides inside its function
-            if several:
-                raise AlignlabError(f"experiment {exp.name!r} runs one seed at a time; pass a single --seed")
-            return _legacy_results(exp, preset, seeds, device, measurement), measurement.sections
         measurements.append(measurement)
 
     pooled, per_seed = decide_over_seeds(exp.decide, [m.record for m in measurements])
@@ -150,23 +150,3 @@ def _measure_and_decide(
         source_revision=source_revision(),
     )
     return results, sections
-
-
-def _legacy_results(exp: Experiment, preset: str, seeds: list[int], device, outcome) -> Results:
-    return Results(
-        experiment=exp.name,
-        preset=preset,
-        seeds=seeds,
-        device=str(device),
-        claim=exp.claim,
-        paper_figures=outcome.paper_figures,
-        measured=outcome.measured,
-        verdict=outcome.verdict,
-        reasons=[outcome.summary],
-        summary=outcome.summary,
-        started_at="",
-        finished_at="",
-        duration_s=0.0,
-        alignlab_version=__version__,
-        source_revision=source_revision(),
-    )

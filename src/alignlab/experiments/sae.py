@@ -140,17 +140,17 @@ def sae_experiment(cfg: SAEExperimentConfig, ctx: RunContext) -> Measurement:
     plt = pyplot()
     import torch
 
-    from ..data.corpus import docstring_corpus, token_blocks
+    from ..data.corpus import train_eval_blocks
     from ..generation import HFGenerator, SamplingParams
     from ..interp import HookedModel
     from ..interp.sae import (
         ActivationStore,
-        SAEConfig,
         ce_losses_per_block,
         clamp_feature,
         evaluate_sae,
         explained_variance,
         feature_activations,
+        sae_config,
         save_sae,
         summarize_features,
         train_sae,
@@ -164,25 +164,19 @@ def sae_experiment(cfg: SAEExperimentConfig, ctx: RunContext) -> Measurement:
             f"--set layer: layer {cfg.layer} does not exist: {cfg.model} has blocks 0..{hooked.n_layers - 1}"
         )
     site = f"blocks.{cfg.layer}.hook_resid_post"
-    blocks = token_blocks(
-        tokenizer, docstring_corpus(), cfg.seq_len, max_blocks=cfg.train_blocks + cfg.eval_blocks
-    )
-    if len(blocks) < cfg.train_blocks + cfg.eval_blocks:
-        raise AlignlabError(
-            f"--set train_blocks/eval_blocks: the corpus fills only {len(blocks)} blocks of {cfg.seq_len} tokens"
-        )
-    train_blocks, eval_blocks = blocks[: cfg.train_blocks], blocks[cfg.train_blocks :]
+    train_blocks, eval_blocks = train_eval_blocks(tokenizer, cfg.seq_len, cfg.train_blocks, cfg.eval_blocks)
 
     store = ActivationStore.from_model(hooked, site, train_blocks, model_name=cfg.model)
     held_out = ActivationStore.from_model(hooked, site, eval_blocks, model_name=cfg.model)
-    config = SAEConfig(
+    config = sae_config(
+        cfg.architecture,
         d_in=store.d_in,
         expansion=cfg.expansion,
-        architecture=cfg.architecture,
-        k=cfg.k,
+        steps=cfg.steps,
         lr=cfg.lr,
         batch_size=cfg.batch_size,
         dead_feature_window=len(store),  # a latent silent for a whole epoch is dead
+        **({"k": cfg.k} if cfg.architecture in ("topk", "batchtopk") else {}),
     )
     curve = []
 
@@ -192,9 +186,7 @@ def sae_experiment(cfg: SAEExperimentConfig, ctx: RunContext) -> Measurement:
 
     sae = train_sae(
         config,
-        store.batches(cfg.batch_size, seed=ctx.seed),
-        steps=cfg.steps,
-        scale=store.normalization_scale(),
+        store,
         seed=ctx.seed,
         device=ctx.device,
         log_every=cfg.log_every,

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from pydantic import field_validator
 
 from ..config import Count, LearningRate
-from ..errors import AlignlabError
 from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
@@ -99,21 +98,14 @@ def tuned_lens_experiment(cfg: TunedLensConfig, ctx: RunContext) -> Measurement:
     plt = pyplot()
     import torch
 
-    from ..data.corpus import docstring_corpus, token_blocks
+    from ..data.corpus import train_eval_blocks
     from ..interp import HookedModel
     from ..interp.tuned_lens import lens_kl_per_block, lens_logprobs, train_tuned_lens
     from ..models import load_model
 
     model, tokenizer = load_model(cfg.model, device=ctx.device)
     hooked = HookedModel(model)
-    blocks = token_blocks(
-        tokenizer, docstring_corpus(), cfg.seq_len, max_blocks=cfg.train_blocks + cfg.eval_blocks
-    )
-    if len(blocks) < cfg.train_blocks + cfg.eval_blocks:
-        raise AlignlabError(
-            f"--set train_blocks/eval_blocks: the corpus fills only {len(blocks)} blocks of {cfg.seq_len} tokens"
-        )
-    train_blocks, eval_blocks = blocks[: cfg.train_blocks], blocks[cfg.train_blocks :]
+    train_blocks, eval_blocks = train_eval_blocks(tokenizer, cfg.seq_len, cfg.train_blocks, cfg.eval_blocks)
     layers = list(range(0, hooked.n_layers - 1, cfg.layer_stride))
 
     lens = train_tuned_lens(

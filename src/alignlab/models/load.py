@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..data.synthetic import MarkovLanguage
@@ -62,10 +63,7 @@ def load_model(
         tokenizer = toy_tokenizer()
         model = build_toy_model(TOY_MODELS[name], tokenizer, seed=seed).to(dtype)
     elif Path(name).expanduser().exists():
-        folder = Path(name).expanduser()
-        if not (folder / "config.json").is_file():
-            raise AlignlabError(f"{folder} is not a Hugging Face model folder: it has no config.json")
-        model, tokenizer = _from_pretrained(folder, dtype)
+        model, tokenizer = _from_folder(Path(name).expanduser(), dtype)
     elif HUB_ID.match(name):
         try:
             model, tokenizer = _from_pretrained(name, dtype)
@@ -80,6 +78,21 @@ def load_model(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer
+
+
+def _from_folder(folder: Path, dtype: torch.dtype):
+    """A local Hugging Face folder; a broken one is an error naming the folder and what is wrong in it."""
+    if not folder.is_dir():
+        raise AlignlabError(
+            f"{folder} is a file; a model is a Hugging Face folder (config.json, weights, tokenizer)"
+        )
+    if not (folder / "config.json").is_file():
+        raise AlignlabError(f"{folder} is not a Hugging Face model folder: it has no config.json")
+    try:
+        return _from_pretrained(folder, dtype)
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise AlignlabError(f"{folder}: could not load the model ({first_line})") from e
 
 
 def _from_pretrained(source: str | Path, dtype: torch.dtype):

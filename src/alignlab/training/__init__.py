@@ -1,16 +1,43 @@
-"""Training: one shared loop; algorithms are step functions."""
+"""Training: one shared loop; each algorithm is a step function and a ``train_*`` entry point on it.
 
-from .early_stopping import EarlyStopping
-from .loop import LoopHooks, LossOutput, Progress, RunOptions, StepFn, TrainConfig, causal_lm_step, train
+Names resolve lazily, so importing the loop does not import every trainer.
+"""
 
-__all__ = [
-    "EarlyStopping",
-    "LoopHooks",
-    "LossOutput",
-    "Progress",
-    "RunOptions",
-    "StepFn",
-    "TrainConfig",
-    "causal_lm_step",
-    "train",
-]
+import importlib
+
+_EXPORTS = {
+    "EarlyStopping": "early_stopping",
+    "LoopHooks": "loop",
+    "LossOutput": "loop",
+    "Progress": "loop",
+    "RunOptions": "loop",
+    "StepFn": "loop",
+    "TrainConfig": "loop",
+    "causal_lm_step": "loop",
+    "train": "loop",
+    "train_sft": "sft",
+    "train_reward_model": "reward_model",
+    "reward_model_from": "reward_model",
+    "reward_model_fn": "reward_model",
+    "score_with_reward_model": "reward_model",
+    "train_verifier": "process_reward",
+    "verifier_from": "process_reward",
+    "step_probabilities": "process_reward",
+    "train_dpo": "preference",
+    "train_kto": "preference",
+    "KTOConfig": "preference",
+    "train_ppo": "ppo",
+    "PPOConfig": "ppo",
+    "train_grpo": "grpo",
+    "GRPOConfig": "grpo",
+    "train_distill": "distill",
+    "Rollout": "rollout",
+    "sample_rollout": "rollout",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
