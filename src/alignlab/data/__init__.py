@@ -4,7 +4,7 @@ multi-step arithmetic with programmatic step labels; small built-in sets.
 Names resolve lazily, so reading a JSONL file does not import torch.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "PreferenceExample": "formats",
@@ -29,10 +29,4 @@ _EXPORTS = {
     "train_eval_blocks": "corpus",
     "load_builtin": "builtin_data",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

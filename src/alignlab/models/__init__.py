@@ -3,7 +3,7 @@
 Names resolve lazily, so ``from alignlab.models import check_model_name`` does not import torch.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "EMBEDDED_MODEL": "embedded",
@@ -21,10 +21,4 @@ _EXPORTS = {
     "add_lora": "lora",
     "load_qlora": "lora",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

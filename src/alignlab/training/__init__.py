@@ -3,7 +3,7 @@
 Names resolve lazily, so importing the loop does not import every trainer.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "EarlyStopping": "early_stopping",
@@ -34,10 +34,4 @@ _EXPORTS = {
     "Rollout": "rollout",
     "sample_rollout": "rollout",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

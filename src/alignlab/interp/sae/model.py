@@ -34,6 +34,10 @@ class TrainingState:
     dead: torch.Tensor
     """(d_sae,) bool: latents that have not fired for ``dead_feature_window`` tokens."""
 
+    def ramp(self, warmup: float) -> float:
+        """A penalty's weight, rising linearly from 0 to 1 over the first ``warmup`` fraction of training."""
+        return min(1.0, (self.progress + 1e-9) / warmup) if warmup else 1.0
+
 
 class SparseAutoencoder(nn.Module, abc.ABC):
     architecture: ClassVar[str]

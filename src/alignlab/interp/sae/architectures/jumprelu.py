@@ -87,11 +87,7 @@ class JumpReLUSAE(SparseAutoencoder):
     def auxiliary_losses(
         self, x: torch.Tensor, out: SAEOutput, state: TrainingState
     ) -> dict[str, torch.Tensor]:
-        ramp = (
-            min(1.0, (state.progress + 1e-9) / self.config.sparsity_warmup)
-            if self.config.sparsity_warmup
-            else 1.0
-        )
+        ramp = state.ramp(self.config.sparsity_warmup)
         return {"l0": ramp * self.config.l0_coefficient * self.l0_penalty(out.pre_activations)}
 
     @torch.no_grad()

@@ -27,10 +27,6 @@ class ReLUSAE(SparseAutoencoder):
     def auxiliary_losses(
         self, x: torch.Tensor, out: SAEOutput, state: TrainingState
     ) -> dict[str, torch.Tensor]:
-        ramp = (
-            min(1.0, (state.progress + 1e-9) / self.config.sparsity_warmup)
-            if self.config.sparsity_warmup
-            else 1.0
-        )
+        ramp = state.ramp(self.config.sparsity_warmup)
         l1 = (out.features * self.W_dec.norm(dim=1)).sum(-1).mean()
         return {"l1": ramp * self.config.l1_coefficient * l1}
