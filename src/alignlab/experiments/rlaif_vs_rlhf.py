@@ -116,7 +116,17 @@ def decide(records: Sequence[RLAIFRecord]) -> Decision:
         "win_rate_rlhf": "0.73 (summarisation), 0.64 (helpful dialogue)",
         "labeler_agreement_with_gold": "~0.78 (PaLM 2 on summarisation)",
     },
-    presets={"cpu": {}, "gpu": dict(n_pairs=1024, rm_steps=400, ppo_steps=300, prompts_per_step=64)},
+    presets={
+        "cpu": {},
+        # a labeller large enough to read sentiment; the hub id needs the network (or pass a local folder)
+        "gpu": dict(
+            labeler_model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
+            n_pairs=1024,
+            rm_steps=400,
+            ppo_steps=300,
+            prompts_per_step=64,
+        ),
+    },
 )
 def rlaif_vs_rlhf(cfg: RLAIFvsRLHFConfig, ctx: RunContext) -> Measurement:
     """Label one set of pairs twice (AI, gold); if the AI labeler beats chance, train an RM and a PPO policy on
