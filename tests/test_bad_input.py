@@ -264,6 +264,8 @@ def test_unreadable_data_files_are_clear_errors(tmp_path):
                 loader(tmp_path / name)
     with pytest.raises(AlignlabError, match="list, row 2: expected a dict, got str"):
         load_preferences([GOOD_PAIR, "oops"])
+    for loader in (load_preferences, load_completions, load_stepwise):
+        assert loader(tmp_path / "empty.jsonl", allow_empty=True) == []
 
 
 def test_a_byte_order_mark_is_fine(tmp_path):

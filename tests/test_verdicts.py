@@ -738,13 +738,14 @@ def test_weak_to_strong_verdict(record, verdict):
 # --- prm-vs-orm ---------------------------------------------------------------------------------------
 
 
-def _prm(prm_right_top, orm_right_top, auroc_good=True, problems=60, pool=8, right=2):
-    """Pools of 8 samples, 2 right; the PRM (ORM) ranks a right one on top in the given share of problems."""
+def _prm(prm_right_top, orm_right_top, auroc_good=True, problems=60, pool=8, right=2, best_of=8, short=0):
+    """Pools of 8 samples, 2 right; the PRM (ORM) ranks a right one on top in the given share of problems;
+    the first ``short`` problems keep one sample fewer than ``best_of``."""
     from alignlab.experiments.prm_vs_orm import PrmVsOrmRecord, ProblemPool
 
     pools = []
     for i in range(problems):
-        correct = [1] * right + [0] * (pool - right)
+        correct = [1] * right + [0] * (pool - right - (i < short))
 
         def scores(share, i=i, correct=correct):
             top_right = (i * 7919 % problems) / problems < share
@@ -754,14 +755,17 @@ def _prm(prm_right_top, orm_right_top, auroc_good=True, problems=60, pool=8, rig
     labels = [1, 0] * 100
     step_scores = [0.8, 0.2] * 100 if auroc_good else [0.5] * 200
     return PrmVsOrmRecord(pools=pools, step_labels=labels, step_scores=step_scores, kept_share=0.9,
-                          generator_sft_steps=500, beam_accuracy=0.5, beam_budget=16)  # fmt: skip
+                          generator_sft_steps=500, beam_accuracy=0.5, beam_budget=16, best_of=best_of)  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("record", "verdict"),
     [
         (_prm(0.9, 0.4), "reproduced"),  # at N = 8 the top pick decides; at N = 2 the gap is smaller
-        (_prm(0.9, 0.4, pool=2, right=1), "partial"),  # PRM ahead, but N stops at 2: no growth to show
+        (_prm(0.9, 0.4, pool=2, right=1, best_of=2), "partial"),  # PRM ahead at N = 2: no growth to show
+        (_prm(0.9, 0.4, short=10), "reproduced"),  # 50 of 60 problems keep 8 samples: enough
+        (_prm(0.9, 0.4, short=20), "not_applicable"),  # 40 of 60: under three quarters
+        (_prm(0.9, 0.4, pool=1, right=1, best_of=1), "not_applicable"),  # N = 1 compares nothing
         (_prm(0.9, 0.9), "not_reproduced"),  # a useful PRM, no better than the ORM
         (_prm(0.1, 0.1), "not_reproduced"),  # picks worse than a random sample
         (_prm(0.9, 0.4, auroc_good=False), "not_applicable"),  # the PRM cannot check steps

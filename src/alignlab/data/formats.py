@@ -81,7 +81,7 @@ def read_text_file(path: str | Path, what: str = "file", max_bytes: int | None =
         raise AlignlabError(f"{path}: {e.strerror}") from None
 
 
-def _rows(data: str | Path | Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+def _rows(data: str | Path | Iterable[dict[str, Any]], allow_empty: bool) -> tuple[list[dict[str, Any]], str]:
     if isinstance(data, str | Path):
         source = str(data)
         rows = read_jsonl_rows(read_text_file(data, "JSONL file"), source)
@@ -92,8 +92,8 @@ def _rows(data: str | Path | Iterable[dict[str, Any]]) -> tuple[list[dict[str, A
             if not isinstance(row, dict):
                 raise AlignlabError(f"{source}, row {number}: expected a dict, got {type(row).__name__}")
             rows.append(dict(row))
-    if not rows:
-        raise AlignlabError(f"{source}: no rows")
+    if not rows and not allow_empty:
+        raise AlignlabError(f"{source}: no rows (pass allow_empty=True if an empty set is expected)")
     return rows, source
 
 
@@ -143,8 +143,10 @@ def _check(row: dict[str, Any], fields: Sequence[str], where: str) -> None:
             raise AlignlabError(f"{where}: missing field {field!r}")
 
 
-def load_preferences(data: str | Path | Iterable[dict[str, Any]]) -> list[PreferenceExample]:
-    rows, source = _rows(data)
+def load_preferences(
+    data: str | Path | Iterable[dict[str, Any]], *, allow_empty: bool = False
+) -> list[PreferenceExample]:
+    rows, source = _rows(data, allow_empty)
     examples = []
     for number, row in enumerate(rows, start=1):
         where = f"{source}, row {number}"
@@ -160,9 +162,9 @@ def load_preferences(data: str | Path | Iterable[dict[str, Any]]) -> list[Prefer
 
 
 def load_completions(
-    data: str | Path | Iterable[dict[str, Any]], *, labelled: bool = False
+    data: str | Path | Iterable[dict[str, Any]], *, labelled: bool = False, allow_empty: bool = False
 ) -> list[CompletionExample]:
-    rows, source = _rows(data)
+    rows, source = _rows(data, allow_empty)
     fields = ("prompt", "completion", "label") if labelled else ("prompt", "completion")
     examples = []
     for number, row in enumerate(rows, start=1):
@@ -179,8 +181,10 @@ def load_completions(
     return examples
 
 
-def load_stepwise(data: str | Path | Iterable[dict[str, Any]]) -> list[StepwiseExample]:
-    rows, source = _rows(data)
+def load_stepwise(
+    data: str | Path | Iterable[dict[str, Any]], *, allow_empty: bool = False
+) -> list[StepwiseExample]:
+    rows, source = _rows(data, allow_empty)
     examples = []
     for number, row in enumerate(rows, start=1):
         where = f"{source}, row {number}"

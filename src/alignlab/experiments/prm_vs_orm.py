@@ -47,8 +47,11 @@ class PrmVsOrmConfig(ExperimentConfig):
     verifier_warmup_steps: NonNegativeCount = 30
     test_problems: Count = 200
     pool_size: Count = 32
-    """Samples per test problem; malformed and unfinished ones are dropped, and best-of-N is computed
-    exactly for every N up to the smallest remaining pool."""
+    """Samples per test problem; malformed and unfinished ones are dropped."""
+    best_of: Count = 16
+    """The N of the verdict (best-of-N computed exactly from each pool). Problems whose pool kept fewer
+    samples are left out and counted; set before the verdict was scored, so that one degenerate problem cannot
+    decide N (it used to be the smallest pool, which ranged from 1 to 21 over seeds 0-2)."""
     beam_width: Count = 4
     expansions: Count = 4
     temperature: PositiveFloat = 1.0
@@ -68,10 +71,11 @@ CLAIM = Claim(
     "picks a right solution 78.2% of the time, an outcome-supervised one 72.4%; the gap grows with N",
     expectation="with both verifiers trained on the same sampled solutions and scored at every step end and at "
     "the solution's end, over pools of well-formed finished solutions, paired over test problems with two "
-    "standard errors: the PRM's pick at the largest N must beat a single random sample (a verifier that "
-    "selects no better than chance verifies nothing); then reproduced if PRM − ORM at the largest N is "
+    "standard errors: the PRM's pick at N = best_of (16) must beat a single random sample (a verifier that "
+    "selects no better than chance verifies nothing); then reproduced if PRM − ORM at that N is "
     "clearly positive and larger than at N = 2, partial if only clearly positive. Not applicable if the PRM "
-    "cannot tell right steps from wrong ones on held-out samples (step AUROC not clearly above 0.5)",
+    "cannot tell right steps from wrong ones on held-out samples (step AUROC not clearly above 0.5), or if fewer "
+    "than 75% of test problems kept N samples",
 )
 
 
@@ -91,6 +95,7 @@ class PrmVsOrmRecord(Record):
     step_scores: list[float]
     kept_share: float
     """Share of test samples that were well-formed and finished."""
+    best_of: int
     generator_sft_steps: int
     beam_accuracy: float
     beam_budget: int
@@ -104,25 +109,36 @@ def best_of(pool: ProblemPool, key: str, n: int) -> float:
     return float(expected_best_of_n(np.array(getattr(pool, key)), np.array(pool.correct, dtype=float), n)[0])
 
 
-def largest_n(records: Sequence[PrmVsOrmRecord]) -> int:
-    """The largest power of two every kept pool can supply."""
-    smallest = min((len(p.correct) for r in records for p in r.pools), default=0)
-    return 2 ** (smallest.bit_length() - 1) if smallest else 0
+MIN_KEPT_PROBLEMS = 0.75
+"""Below this share of test problems with pools of at least N samples, best-of-N speaks for a biased subset."""
+
+
+def full_pools(record: PrmVsOrmRecord) -> list[ProblemPool]:
+    return [p for p in record.pools if len(p.correct) >= record.best_of]
 
 
 def decide(records: Sequence[PrmVsOrmRecord]) -> Decision:
     auroc = pooled_estimate([auroc_estimate(r.step_labels, r.step_scores) for r in records])
-    n = largest_n(records)
-    figures = {"prm_step_auroc": round(auroc.value, 3), "largest_n": n}
+    n = records[0].best_of
+    if any(r.best_of != n for r in records):
+        raise ValueError("records with different best_of cannot be pooled")
+    kept = [full_pools(r) for r in records]
+    figures = {"prm_step_auroc": round(auroc.value, 3), "best_of": n, "problems_kept": sum(map(len, kept))}
     if not auroc.clearly_above(0.5):
         return not_applicable(
             f"the PRM cannot tell right steps from wrong on held-out samples (AUROC {auroc})", figures
         )
-    if n < 2:
-        return not_applicable("some test problem kept fewer than 2 well-formed, finished samples", figures)
+    if n < 2 or any(
+        len(k) < MIN_KEPT_PROBLEMS * max(len(r.pools), 1) for k, r in zip(kept, records, strict=True)
+    ):
+        return not_applicable(
+            f"fewer than {MIN_KEPT_PROBLEMS:.0%} of test problems kept {n} or more well-formed, finished samples "
+            "(or N < 2)",
+            figures,
+        )
 
     def paired(f) -> object:
-        return pooled_estimate([mean_estimate([f(p) for p in r.pools]) for r in records])
+        return pooled_estimate([mean_estimate([f(p) for p in pools]) for pools in kept])
 
     useful = paired(lambda p: best_of(p, "prm", n) - sum(p.correct) / len(p.correct))
     gap = paired(lambda p: best_of(p, "prm", n) - best_of(p, "orm", n))
@@ -131,16 +147,17 @@ def decide(records: Sequence[PrmVsOrmRecord]) -> Decision:
     )
 
     def mean_of(f) -> float:
-        return round(sum(f(p) for r in records for p in r.pools) / sum(len(r.pools) for r in records), 3)
+        return round(sum(f(p) for pools in kept for p in pools) / sum(map(len, kept)), 3)
 
     figures |= {
         f"best_of_{n}_prm": mean_of(lambda p: best_of(p, "prm", n)),
         f"best_of_{n}_orm": mean_of(lambda p: best_of(p, "orm", n)),
         "one_sample": mean_of(lambda p: sum(p.correct) / len(p.correct)),
-        "prm_minus_orm_at_largest_n": round(gap.value, 3),
+        "prm_minus_orm_at_best_of": round(gap.value, 3),
     }
     reasons = [
         f"the PRM's step AUROC is {auroc}",
+        f"{figures['problems_kept']} test problems (of {sum(len(r.pools) for r in records)}) kept {n} or more samples",
         f"best-of-{n}: the PRM's pick beats one random sample by {useful}; PRM − ORM {gap}; its growth from N = 2 {growth}",
     ]
     if not useful.clearly_above(0):
@@ -301,20 +318,16 @@ def prm_vs_orm(cfg: PrmVsOrmConfig, ctx: RunContext) -> Measurement:
         pools=[p for p in pools if p.correct], step_labels=step_labels, step_scores=step_scores,
         kept_share=kept_total / (len(test) * cfg.pool_size), generator_sft_steps=stopped.get("step", cfg.sft_steps),
         beam_accuracy=float(np.mean([grade(p, s).final_correct for p, s in zip(test, searched, strict=True)])),
-        beam_budget=cfg.beam_width * cfg.expansions,
+        beam_budget=cfg.beam_width * cfg.expansions, best_of=cfg.best_of,
     )  # fmt: skip
 
-    n_max = largest_n([record])
-    ns = [2**k for k in range(n_max.bit_length())] if n_max else []
+    full = full_pools(record)
+    ns = [2**k for k in range(cfg.best_of.bit_length()) if 2**k <= cfg.best_of]
     curves = {
-        key: [float(np.mean([best_of(p, key, n) for p in record.pools])) for n in ns]
+        key: [float(np.mean([best_of(p, key, n) for p in full])) if full else float("nan") for n in ns]
         for key in ("prm", "orm")
     }
-    one = (
-        float(np.mean([sum(p.correct) / len(p.correct) for p in record.pools]))
-        if record.pools
-        else float("nan")
-    )
+    one = float(np.mean([sum(p.correct) / len(p.correct) for p in full])) if full else float("nan")
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for key, label, style in (
         ("prm", "PRM (Π step probabilities × end)", "-o"),
