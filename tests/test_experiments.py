@@ -475,6 +475,7 @@ def test_prm_vs_orm_smoke(tmp_path):
             verifier_warmup_steps=1,
             test_problems=4,
             pool_size=8,
+            best_of=4,
             beam_width=2,
             expansions=2,
         ),
@@ -485,11 +486,11 @@ def test_prm_vs_orm_smoke(tmp_path):
     assert "prm_step_auroc" in results["measured"] and 0 <= record["kept_share"] <= 1
     assert len(record["step_labels"]) == len(record["step_scores"]) > 0
     assert record["beam_budget"] == 4 and 0 <= record["beam_accuracy"] <= 1
-    n = results["measured"]["largest_n"]
-    if n < 2:  # too few well-formed, finished samples: the verdict must say so
+    assert results["measured"]["best_of"] == 4
+    if results["measured"]["problems_kept"] < 3:  # under three quarters of 4: the verdict must say so
         assert results["verdict"] == "not_applicable"
-    else:
-        assert results["measured"][f"best_of_{n}_prm"] <= 1 and results["measured"][f"best_of_{n}_orm"] <= 1
+    elif "best_of_4_prm" in results["measured"]:
+        assert results["measured"]["best_of_4_prm"] <= 1 and results["measured"]["best_of_4_orm"] <= 1
     pool = [json.loads(line) for line in (run.path / "test_pool.jsonl").read_text().splitlines()]
     kept = [r for r in pool if r["kept"]]
     assert len(pool) == 32 and kept and all(len(r["prm_step_probs"]) == len(r["steps"]) + 1 for r in kept)
@@ -543,3 +544,17 @@ def test_prover_verifier_smoke(tmp_path):
     assert 0 <= record["rounds"][-1]["sneaky_wrong_and_accepted"] <= 1 and record["n_test"] == 20
     rows = [json.loads(line) for line in (run.path / "solutions.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * 2 * 20 and {r["role"] for r in rows} == {"helpful", "sneaky"}
+
+
+def test_sycophancy_smoke_on_a_toy_model(tmp_path):
+    """The three evals run on a random toy model (which knows no answers: not applicable), each leaving an
+    Inspect log in the run folder."""
+    run = run_experiment(
+        "sycophancy", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(model="toy-llama-tiny", max_tokens=3),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    assert results["verdict"] == "not_applicable" and "fewer than 10" in results["summary"]
+    record = results["per_seed"][0]["record"]
+    assert len(record["ids"]) == 60 and len(record["suggested_correct"]) == 60
+    assert len(list((run.path / "evals").glob("eval-sycophancy-*/logs/*.eval"))) == 3

@@ -142,6 +142,75 @@ def run(
     console.print(f"report: {folder.path / 'report.html'}")
 
 
+@app.command("eval")
+def eval_(
+    task: Annotated[str, typer.Argument(help="Task name (see `alignlab tasks`).")],
+    model: Annotated[
+        str, typer.Option("--model", help="The model under evaluation: a name, folder or hub id.")
+    ] = "smollm2-135m-instruct",
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="OpenAI-compatible base URL serving --model (else it loads here)."),
+    ] = None,
+    grader: Annotated[
+        str | None, typer.Option("--grader", help="Model for model-graded scorers (name, folder or hub id).")
+    ] = None,
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="A task argument: --set key=value (repeatable).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Evaluate the first N samples.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, max=100, help="Run each sample K times.")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=4096, help="Samples solved at once.")
+    ] = 32,
+    out: OutOption = Path("runs"),
+    device: DeviceOption = "auto",
+) -> None:
+    """Evaluate a model on a task into a run folder with a report and an Inspect .eval log."""
+    from .evals import Roles, eval_task, get_task
+    from .generation import open_generator
+    from .models import check_model_name, resolve_device
+    from .reporting import ensure_writable
+
+    built = get_task(task, **_parse_overrides(assignments or [], None))
+    if endpoint is None:
+        check_model_name(model)
+    if grader is not None:
+        check_model_name(grader)
+    torch_device = str(resolve_device(device))
+    ensure_writable(out)
+    _quiet_transformers()
+    target = open_generator(model, endpoint=endpoint, device=torch_device)
+    roles = Roles(target, grader=open_generator(grader, device=torch_device) if grader else None)
+    names = {"grader": grader} if grader else {}
+    run_ = eval_task(built, roles, model_name=model, role_names=names, limit=limit, epochs=epochs,
+                     batch_size=batch_size, out=out)  # fmt: skip
+    for result in run_.scores:
+        figures = ", ".join(f"{k} {v:.3g}" for k, v in result.metrics.items())
+        failed = f"; {result.failed} failed" if result.failed else ""
+        console.print(f"[bold]{built.name}[/bold] {result.name}: {figures} ({result.scored} scored{failed})")
+    console.print(f"report: {run_.folder.path / 'report.md'}")
+    console.print(f"inspect log: {run_.log} (inspect view --log-dir {run_.log.parent})")
+
+
+@app.command()
+def tasks() -> None:
+    """List the eval tasks and their arguments."""
+    import inspect
+
+    from .evals.task import registered_tasks
+
+    table = Table("task", "arguments", "description", show_lines=True)
+    for name, factory in registered_tasks().items():
+        arguments = ", ".join(
+            f"{p.name}={p.default!r}" for p in inspect.signature(factory).parameters.values()
+        )
+        table.add_row(name, arguments, " ".join((factory.__doc__ or "").split("\n\n")[0].split()))
+    console.print(table)
+
+
 @app.command()
 def runs(
     out: OutOption = Path("runs"),

@@ -1,5 +1,36 @@
-"""Behavioral evaluations."""
+"""Behavioral evaluations on Inspect's shapes: a Task is samples + solvers + scorers (+ metrics, epochs);
+``eval_task`` runs one on any Generator into a run folder with an Inspect ``.eval`` log."""
 
-from .refusal import looks_like_refusal
+from .._lazy import lazy_exports
 
-__all__ = ["looks_like_refusal"]
+_EXPORTS = {
+    "looks_like_refusal": "refusal",
+    "Sample": "samples",
+    "load_samples": "samples",
+    "TaskState": "state",
+    "Roles": "state",
+    "Task": "task",
+    "task": "task",
+    "get_task": "task",
+    "TASKS": "task",
+    "SystemMessage": "solvers",
+    "PromptTemplate": "solvers",
+    "ChainOfThought": "solvers",
+    "Generate": "solvers",
+    "MultipleChoice": "solvers",
+    "AreYouSure": "solvers",
+    "SelfCritique": "solvers",
+    "choice_logprobs": "solvers",
+    "Score": "scorers",
+    "Match": "scorers",
+    "Includes": "scorers",
+    "Choice": "scorers",
+    "RefusalMatch": "scorers",
+    "ModelGraded": "scorers",
+    "value_to_float": "metrics",
+    "compute_metrics": "metrics",
+    "eval_task": "runner",
+    "EvalRun": "runner",
+    "write_eval_log": "inspect_log",
+}
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

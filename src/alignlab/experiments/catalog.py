@@ -28,6 +28,7 @@ MODULES = [
     "prm_vs_orm",
     "rlaif_vs_rlhf",
     "prover_verifier",
+    "sycophancy",
 ]
 
 

@@ -1,5 +1,6 @@
 """Local generation with a Hugging Face model: batched, left-padded, seeded, with stop strings and log-probs."""
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -76,6 +77,65 @@ class HFGenerator:
                 ):
                     out[i] = completion
         return [out[i] for i in range(len(encoded))]
+
+    @torch.no_grad()
+    def next_token_logprobs(
+        self, prompts: Sequence[Prompt], candidates: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """log P(the answer starts with each candidate | prompt): one forward pass per batch of prompts.
+
+        A candidate's first token is read with and without a leading space (``"A"`` and ``" A"``), their
+        probabilities pooled: what a multiple-choice question answered by its letter needs."""
+        if not prompts:
+            return []
+        first_ids = {c: self._first_token_ids(c) for c in candidates}
+        encoded = encode_prompts(self.tokenizer, prompts, chat=self.chat)
+        check_length([len(ids) for ids in encoded], model_max_length(self.model), "prompt")
+        device = next(self.model.parameters()).device
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        out: dict[int, dict[str, float]] = {}
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            input_ids, attention_mask = pad([encoded[i] for i in rows], self.tokenizer.pad_token_id, "left")
+            position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(
+                input_ids=input_ids.to(device),
+                attention_mask=attention_mask.to(device),
+                position_ids=position_ids.to(device),
+                **self._last_logits_only,
+            ).logits[:, -1]
+            logprobs = logits.float().log_softmax(-1).cpu()  # (B, V)
+            for b, i in enumerate(rows):
+                out[i] = {c: torch.logsumexp(logprobs[b, ids], 0).item() for c, ids in first_ids.items()}
+        return [out[i] for i in range(len(encoded))]
+
+    def completion_logprobs(self, prompts: Sequence[Prompt], completions: Sequence[str]) -> list[float]:
+        """log P(completion | prompt), summed over the completion's tokens; batched by length."""
+        from ..scoring import score_completions
+
+        scored = score_completions(
+            self.model, self.tokenizer, prompts, completions, batch_size=self.batch_size, chat=self.chat
+        )
+        return [s.total for s in scored]
+
+    @property
+    def _last_logits_only(self) -> dict[str, int]:
+        """Ask the model for the last position's logits only where it can (the vocabulary projection of every
+        position is a fifth of a small model's forward pass)."""
+        return (
+            {"logits_to_keep": 1}
+            if "logits_to_keep" in inspect.signature(self.model.forward).parameters
+            else {}
+        )
+
+    def _first_token_ids(self, candidate: str) -> list[int]:
+        ids = {
+            encoded[0]
+            for variant in (candidate, " " + candidate)
+            if (encoded := self.tokenizer.encode(variant, add_special_tokens=False))
+            and self.tokenizer.decode(encoded[:1]).strip()  # not a bare space shared by every candidate
+        }
+        return sorted(ids)
 
     def _generate_batch(self, prompt_ids: list[list[int]], params: SamplingParams) -> list[Completion]:
         device = next(self.model.parameters()).device

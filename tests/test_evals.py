@@ -1,0 +1,307 @@
+"""alignlab.evals: samples, solvers, scorers, metrics, the runner and its Inspect log, on real toy models."""
+
+import json
+import math
+import re
+import zipfile
+
+import pytest
+import torch
+
+from alignlab.errors import AlignlabError
+from alignlab.evals import (
+    Choice,
+    Generate,
+    Includes,
+    Match,
+    ModelGraded,
+    MultipleChoice,
+    RefusalMatch,
+    Roles,
+    Sample,
+    Task,
+    TaskState,
+    eval_task,
+    get_task,
+    load_samples,
+    value_to_float,
+)
+from alignlab.evals.metrics import bootstrap_ci, compute_metrics, stderr
+from alignlab.generation import HFGenerator
+from alignlab.generation.base import Completion
+
+LETTERS = ["A", "B", "C", "D"]
+
+
+@pytest.fixture(scope="module")
+def letter_model():
+    """A toy Llama whose vocabulary holds the option letters and some words."""
+    from alignlab.models import TOY_MODELS, build_toy_model, word_tokenizer
+
+    tokenizer = word_tokenizer([*LETTERS, "what", "is", "one", "two", "three", "?", ")", "Answer", ":"])
+    return build_toy_model(TOY_MODELS["toy-llama-tiny"], tokenizer, seed=1).eval(), tokenizer
+
+
+# --- samples -------------------------------------------------------------------------------------------
+
+
+def test_samples_load_from_jsonl_csv_and_dicts(tmp_path):
+    rows = [
+        {"id": "q1", "input": "what is one", "choices": ["one", "two"], "target": "A", "metadata": {"k": 1}},
+        {"input": [{"role": "user", "content": "hi"}], "target": ["hello", "hi"]},
+    ]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from_file = load_samples(path)
+    assert from_file[0] == Sample("what is one", "A", "q1", ("one", "two"), {"k": 1})
+    assert from_file[1].id == 2 and from_file[1].targets == ("hello", "hi")
+    csv_path = tmp_path / "s.csv"
+    csv_path.write_text('id,input,choices,target\nq1,what is one,"[""one"", ""two""]",B\n')
+    assert load_samples(csv_path)[0].choices == ("one", "two")
+    assert load_samples(rows) == from_file
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"target": "x"}, "missing field 'input'"),
+        ({"input": "  "}, "field 'input' is empty"),
+        ({"input": [{"role": "robot", "content": "x"}]}, "field 'input', message 1: unknown role 'robot'"),
+        ({"input": [{"role": "user", "content": 3}]}, "field 'input', message 1: 'content' must be a string"),
+        ({"input": "q", "choices": ["only one"]}, "field 'choices' must be a list of at least two"),
+        (
+            {"input": "q", "choices": ["a", "b"], "target": "C"},
+            "field 'target' must be one of the choice letters A, B",
+        ),
+        ({"input": "q", "target": {"x": 1}}, "field 'target' must be a string or a list of strings"),
+        ({"input": "q", "id": 1.5}, "field 'id' must be a string or an integer"),
+        ({"input": "q", "metadata": [1]}, "field 'metadata' must be an object"),
+    ],
+)
+def test_bad_sample_rows_name_the_row_and_field(tmp_path, row, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"input": "fine"}) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(AlignlabError, match=re.escape(f"bad.jsonl, row 2: {message}")):
+        load_samples(path)
+
+
+def test_repeated_ids_and_empty_files_are_errors(tmp_path):
+    with pytest.raises(AlignlabError, match="row 2: id 'a' repeats"):
+        load_samples([{"id": "a", "input": "x"}, {"id": "a", "input": "y"}])
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(AlignlabError, match="no samples"):
+        load_samples(tmp_path / "empty.jsonl")
+
+
+# --- tasks ----------------------------------------------------------------------------------------------
+
+
+def test_get_task_refuses_unknown_names_and_arguments():
+    with pytest.raises(AlignlabError, match="unknown task 'nope': use one of .*capability-mcq"):
+        get_task("nope")
+    with pytest.raises(
+        AlignlabError, match="task 'over-refusal' has no argument 'sytem_prompt' .*system_prompt"
+    ):
+        get_task("over-refusal", sytem_prompt=True)
+    with pytest.raises(AlignlabError, match="argument few_shot: Input should be less than or equal to 3"):
+        get_task("capability-mcq", few_shot=9)
+    with pytest.raises(AlignlabError, match="argument subset: Input should be 'all', 'safe' or 'unsafe'"):
+        get_task("over-refusal", subset="bad")
+    built = get_task("over-refusal", subset="safe")
+    assert built.args == {"subset": "safe", "system_prompt": False, "max_tokens": 48}
+    assert len(built.dataset) == 50 and len({s.metadata["type"] for s in built.dataset}) == 10
+
+
+# --- metrics and scorers --------------------------------------------------------------------------------
+
+
+def test_values_and_metrics():
+    assert [value_to_float(v) for v in ("C", "P", "I", True, "no", 0.25, "3")] == [1, 0.5, 0, 1, 0, 0.25, 3]
+    with pytest.raises(AlignlabError, match="no numeric meaning"):
+        value_to_float("maybe")
+    assert stderr([0, 1, 0, 1]) == pytest.approx(0.57735 / 2, rel=1e-4)
+    low, high = bootstrap_ci([0.0] * 50 + [1.0] * 50)
+    assert low < 0.5 < high and high - low < 0.3
+    assert math.isnan(compute_metrics(["accuracy"], [])["accuracy"])
+    with pytest.raises(AlignlabError, match="unknown metric 'f1'"):
+        compute_metrics(["f1"], [1.0])
+
+
+def _answered(text: str, target="Paris") -> TaskState:
+    state = TaskState.start(Sample("q", target), 1)
+    state.output = Completion(text, "stop")
+    return state
+
+
+def test_text_scorers(toy):
+    roles = Roles(HFGenerator(*toy))
+    states = [_answered("Paris, of course."), _answered("It is Paris"), _answered("Lyon"), _answered("")]
+    assert [s.value for s in Match()(states, roles)] == ["C", "I", "I", "I"]
+    assert [s.value for s in Match("end")(states, roles)] == ["I", "C", "I", "I"]
+    assert [s.value for s in Includes()(states, roles)] == ["C", "C", "I", "I"]
+    refusals = [
+        _answered(t)
+        for t in ("I'm sorry, I can't.", "I can\u2019t help with that", "Sure! Here", "No, never")
+    ]
+    assert [s.value for s in RefusalMatch()(refusals, roles)] == [1.0, 1.0, 0.0, 1.0]
+
+
+def test_an_unparsed_judge_is_a_counted_failure_never_a_score(toy, tmp_path):
+    """The grader is a real (tiny, untrained) model: its replies hold no grade, so every score fails, is
+    counted, and stays out of the metrics."""
+    generator = HFGenerator(*toy)
+    task = Task("graded", [Sample(f"question {i}", "answer", i) for i in range(4)], [Generate(max_tokens=4)],
+                [ModelGraded(max_tokens=4)])  # fmt: skip
+    run = eval_task(task, Roles(generator, grader=generator), model_name="toy", out=tmp_path)
+    (result,) = run.scores
+    assert (result.scored, result.failed) == (0, 4) and math.isnan(result.metrics["accuracy"])
+    assert all(s["scores"] == {} and "model_graded" in s["metadata"]["failed_scores"] for s in run.samples)
+    with pytest.raises(AlignlabError, match="needs a grader model"):
+        eval_task(task, generator, model_name="toy", out=tmp_path)
+
+
+# --- multiple choice by log-probabilities ---------------------------------------------------------------
+
+
+def test_next_token_logprobs_batched_equal_one_at_a_time(letter_model):
+    """Left padding must not change what the model predicts: each row's letter log-probs in a batch of
+    different lengths equal a forward pass on that prompt alone."""
+    model, tokenizer = letter_model
+    generator = HFGenerator(model, tokenizer, batch_size=3, chat=False)
+    prompts = ["what is one ?", "what ?", "Answer : what is two three one ?", "is"]
+    batched = generator.next_token_logprobs(prompts, LETTERS)
+    for prompt, got in zip(prompts, batched, strict=True):
+        ids = tokenizer(prompt, return_tensors="pt").input_ids
+        with torch.no_grad():
+            direct = model(ids).logits[0, -1].log_softmax(-1)
+        for letter in LETTERS:
+            assert got[letter] == pytest.approx(
+                direct[tokenizer.convert_tokens_to_ids(letter)].item(), abs=1e-4
+            )
+
+
+def test_multiple_choice_answers_with_the_most_likely_letter(letter_model, toy):
+    model, tokenizer = letter_model
+    states = [TaskState.start(Sample("what is one", "B", i, ("one", "two", "three")), 1) for i in range(3)]
+    MultipleChoice()(states, Roles(HFGenerator(model, tokenizer, chat=False)))
+    for state in states:
+        probs = state.choice_logprobs
+        assert set(probs) == {"A", "B", "C"} and state.answer == max(probs, key=probs.get)
+    options = [TaskState.start(Sample("what is", "B", 0, ("one two", "three", "is is is")), 1)]
+    local = HFGenerator(model, tokenizer, chat=False)
+    MultipleChoice(scoring="option")(options, Roles(local))
+    totals = local.completion_logprobs(["what is"] * 3, ["one two", "three", "is is is"])
+    assert list(options[0].choice_logprobs.values()) == pytest.approx(totals)
+    assert options[0].answer == "ABC"[max(range(3), key=totals.__getitem__)]
+    tied = [TaskState.start(Sample("what", "A", 0, ("x", "y")), 1)]
+    MultipleChoice()(tied, Roles(HFGenerator(*toy)))  # the toy Markov vocabulary has no letters: all <unk>
+    assert tied[0].answer is None
+    assert Choice()(tied, Roles(HFGenerator(*toy)))[0].explanation == "the options tie under this model"
+
+
+@pytest.mark.slow
+def test_multiple_choice_through_an_endpoint_reads_top_logprobs(letter_model, serve):
+    """Over a real `alignlab serve`, letters come from the first token's top log-probs; they agree with the
+    local forward pass."""
+    from alignlab.evals.solvers import choice_logprobs
+    from alignlab.generation import OpenAIGenerator
+
+    local = HFGenerator(*letter_model)  # the chat template, as the server applies it
+    url = serve(local, "letters")
+    prompts = ["what is one ?", "what is two ?"]
+    remote = choice_logprobs(OpenAIGenerator("letters", base_url=url), prompts, LETTERS)
+    direct = local.next_token_logprobs(prompts, LETTERS)
+    for got, want in zip(remote, direct, strict=True):
+        for letter in LETTERS:
+            if math.isfinite(got[letter]):
+                assert got[letter] == pytest.approx(want[letter], abs=1e-3)
+        assert max(got, key=got.get) == max(want, key=want.get)
+
+
+# --- the runner and the Inspect log ---------------------------------------------------------------------
+
+
+def test_eval_writes_a_run_folder_and_an_inspect_log(toy, tmp_path):
+    task = get_task("over-refusal", max_tokens=4)
+    run = eval_task(task, HFGenerator(*toy), model_name="toy-llama-tiny", limit=10, epochs=2, out=tmp_path)
+    folder = run.folder.path
+    assert {p.name for p in folder.iterdir()} >= {
+        "config.json",
+        "samples.jsonl",
+        "results.json",
+        "report.md",
+        "logs",
+    }
+    assert len((folder / "samples.jsonl").read_text().splitlines()) == 20
+    results = json.loads((folder / "results.json").read_text())
+    assert results["scores"][0]["scored"] == 10 and results["epochs"] == 2
+    with zipfile.ZipFile(run.log) as archive:
+        names = set(archive.namelist())
+        header = json.loads(archive.read("header.json"))
+    assert {
+        "_journal/start.json",
+        "summaries.json",
+        "header.json",
+        "samples/safe-homonyms-1_epoch_2.json",
+    } <= names
+    assert header["status"] == "success" and header["results"]["completed_samples"] == 20
+    assert header["eval"]["task_args"]["max_tokens"] == 4
+
+
+def test_inspect_reads_the_log_back(toy, tmp_path):
+    """The round trip through inspect-ai's own reader: samples, scores and metrics survive."""
+    log_module = pytest.importorskip("inspect_ai.log")
+    task = get_task("capability-mcq", few_shot=2)
+    run = eval_task(task, HFGenerator(*toy), model_name="toy-llama-tiny", limit=6, out=tmp_path)
+    log = log_module.read_eval_log(str(run.log))
+    assert (
+        log.status == "success"
+        and log.eval.task == "capability-mcq"
+        and log.eval.model == "alignlab/toy-llama-tiny"
+    )
+    assert [s.id for s in log.samples] == [f"mcq-{i}" for i in range(1, 7)]
+    assert log.samples[0].choices == ["Paris", "Dublin", "Oslo", "Rome"]
+    assert log.samples[0].scores["choice"].value in ("C", "I")
+    metrics = log.results.scores[0].metrics
+    assert metrics["accuracy"].value == pytest.approx(run.scores[0].metrics["accuracy"])
+    assert [step.solver for step in log.plan.steps] == ["MultipleChoice"]
+    listed = log_module.list_eval_logs(str(run.log.parent))
+    assert len(listed) == 1
+
+
+def test_an_eval_that_fails_half_way_keeps_the_samples_it_finished(toy, tmp_path):
+    """The third sample is longer than the toy model's context: the second batch fails with a clear error,
+    and the first batch's samples are in samples.jsonl and in an Inspect log marked error."""
+    samples = [
+        Sample("alpha beta", "x", 1),
+        Sample("beta", "x", 2),
+        Sample(" ".join(["alpha"] * 600), "x", 3),
+    ]
+    task = Task("long", samples, [Generate(max_tokens=2)], [Includes()])
+    with pytest.raises(AlignlabError, match="longer than"):
+        eval_task(task, HFGenerator(*toy), model_name="toy", batch_size=2, out=tmp_path)
+    (folder,) = tmp_path.glob("eval-long-*")
+    assert [json.loads(line)["id"] for line in (folder / "samples.jsonl").read_text().splitlines()] == [1, 2]
+    (log,) = (folder / "logs").glob("*.eval")
+    with zipfile.ZipFile(log) as archive:
+        header = json.loads(archive.read("header.json"))
+        assert header["status"] == "error" and "longer than" in header["error"]["message"]
+        assert len(json.loads(archive.read("summaries.json"))) == 2
+    assert not (folder / "results.json").exists()
+
+
+@pytest.mark.slow
+def test_one_model_is_trained_evaluated_and_interpreted_without_glue(tmp_path):
+    """examples/train_eval_interpret.py: SFT lifts the eval's accuracy, and the logit lens reads the same
+    model object that was trained and evaluated."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "train_eval_interpret.py"
+    spec = importlib.util.spec_from_file_location("train_eval_interpret", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(steps=200, out=str(tmp_path))
+    assert result["accuracy_before"] <= 0.2 and result["accuracy_after"] >= 0.9
+    assert all(layer is not None for layer in result["first_top1_layer"])
+    assert len(list(tmp_path.glob("eval-successor-*/logs/*.eval"))) == 2
