@@ -180,6 +180,15 @@ def test_next_token_logprobs_batched_equal_one_at_a_time(letter_model):
             )
 
 
+def test_continuations_scored_on_a_shared_prompt_cache_equal_full_passes(letter_model):
+    generator = HFGenerator(*letter_model)
+    prompts = ["what is one ?", [{"role": "system", "content": "two"}, {"role": "user", "content": "what ?"}]]
+    continuations = ["A", "one two", "Answer : three ?"]
+    shared = generator.continuation_logprobs(prompts, continuations)
+    full = generator.completion_logprobs([p for p in prompts for _ in continuations], continuations * 2)
+    assert [x for row in shared for x in row] == pytest.approx(full, abs=1e-4)
+
+
 def test_multiple_choice_answers_with_the_most_likely_letter(letter_model, toy):
     model, tokenizer = letter_model
     states = [TaskState.start(Sample("what is one", "B", i, ("one", "two", "three")), 1) for i in range(3)]

@@ -558,3 +558,16 @@ def test_sycophancy_smoke_on_a_toy_model(tmp_path):
     record = results["per_seed"][0]["record"]
     assert len(record["ids"]) == 60 and len(record["suggested_correct"]) == 60
     assert len(list((run.path / "evals").glob("eval-sycophancy-*/logs/*.eval"))) == 3
+
+
+def test_over_refusal_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment(
+        "over-refusal", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(model="toy-llama-tiny", max_tokens=3),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert len(record["prompts"]) == 75 and len(record["baseline_p_refusal"]) == 60
+    assert all(0 <= p["p_refusal"] <= 1 for p in record["prompts"])
+    assert results["verdict"] == "not_applicable"  # a random toy model's refusals do not track harm
+    assert len(list((run.path / "evals").glob("eval-*/logs/*.eval"))) == 3

@@ -931,3 +931,40 @@ def test_sycophancy_verdict(record, verdict):
     from alignlab.experiments.sycophancy import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- over-refusal ---------------------------------------------------------------------------------------
+
+
+def _over(unsafe_p=0.6, safe_p=0.3, system_delta=0.1, baseline_p=0.05, noise=0.02, n_safe=50, n_unsafe=25):
+    from alignlab.experiments.over_refusal import OverRefusalRecord, PromptRefusal
+
+    def prompt(i, label, p):
+        jitter = noise * ((i * 37 % 11) / 10 - 0.5)
+        delta = system_delta if label == "safe" else 0.0
+        return PromptRefusal(id=f"{label}-{i}", type="t", label=label, refused=p + jitter > 0.5,
+                             refused_with_system=p + jitter + delta > 0.5, p_refusal=p + jitter,
+                             p_refusal_with_system=p + jitter + delta * (1 + jitter))  # fmt: skip
+
+    prompts = [prompt(i, "safe", safe_p) for i in range(n_safe)] + [
+        prompt(i, "unsafe", unsafe_p) for i in range(n_unsafe)
+    ]
+    baseline = [baseline_p + noise * ((i * 13 % 7) / 6 - 0.5) for i in range(60)]
+    return OverRefusalRecord(prompts=prompts, baseline_p_refusal=baseline)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_over(), "reproduced"),
+        (_over(system_delta=0.0), "partial"),  # the system prompt changes nothing
+        (_over(baseline_p=0.3), "partial"),  # look-alikes refused no more than plain questions
+        (_over(system_delta=-0.05, baseline_p=0.31), "not_reproduced"),
+        (_over(unsafe_p=0.3), "not_applicable"),  # refusals do not track harm
+        (_over(n_unsafe=0), "not_applicable"),
+    ],
+)
+def test_over_refusal_verdict(record, verdict):
+    from alignlab.experiments.over_refusal import decide
+
+    assert decide([record]).verdict == verdict

@@ -26,6 +26,7 @@ _EXPORTS = {
     "Includes": "scorers",
     "Choice": "scorers",
     "RefusalMatch": "scorers",
+    "RefusalProbability": "scorers",
     "ModelGraded": "scorers",
     "value_to_float": "metrics",
     "compute_metrics": "metrics",

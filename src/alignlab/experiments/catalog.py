@@ -29,6 +29,7 @@ MODULES = [
     "rlaif_vs_rlhf",
     "prover_verifier",
     "sycophancy",
+    "over_refusal",
 ]
 
 

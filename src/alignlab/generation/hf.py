@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
-from ..scoring.encode import Prompt, check_length, encode_prompts, model_max_length, pad
+from ..scoring.encode import Prompt, check_length, encode_completions, encode_prompts, model_max_length, pad
 from .base import Completion, SamplingParams, TokenLogprob, cut_at_stop
 from .token_bytes import TokenBytes
 
@@ -117,6 +117,47 @@ class HFGenerator:
             self.model, self.tokenizer, prompts, completions, batch_size=self.batch_size, chat=self.chat
         )
         return [s.total for s in scored]
+
+    @torch.no_grad()
+    def continuation_logprobs(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str]
+    ) -> list[list[float]]:
+        """log P(continuation | prompt) for every continuation after every prompt, summed over its tokens.
+
+        Each prompt is run once and its key/value cache shared by all the continuations (one more pass for
+        them together): scoring K short openings costs about one prompt pass, not K."""
+        if not continuations or any(not c for c in continuations):
+            raise ValueError("continuations must be non-empty strings")
+        device = next(self.model.parameters()).device
+        cont = encode_completions(self.tokenizer, continuations)
+        cont_ids, cont_mask = pad(cont, self.tokenizer.pad_token_id, "right")  # (K, L)
+        k, length = cont_ids.shape
+        results = []
+        for prompt_ids in encode_prompts(self.tokenizer, prompts, chat=self.chat):
+            n = len(prompt_ids)
+            check_length([n + length], model_max_length(self.model), "prompt + continuation")
+            first = self.model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+            next_logprobs = first.logits[0, -1].float().log_softmax(-1)  # the continuations' first tokens
+            cache = first.cache
+            cache.batch_repeat_interleave(k)
+            rest = (
+                self.model(
+                    input_ids=cont_ids.to(device),
+                    attention_mask=torch.cat([torch.ones(k, n, dtype=cont_mask.dtype), cont_mask], 1).to(
+                        device
+                    ),
+                    position_ids=(n + torch.arange(length)).expand(k, -1).to(device),
+                    cache=cache,
+                )
+                .logits.float()
+                .log_softmax(-1)
+            )  # (K, L, V): position j predicts token j + 1
+            totals = []
+            for i, ids in enumerate(cont):
+                total = next_logprobs[ids[0]] + sum(rest[i, j - 1, ids[j]] for j in range(1, len(ids)))
+                totals.append(float(total))
+            results.append(totals)
+        return results
 
     @property
     def _last_logits_only(self) -> dict[str, int]:
