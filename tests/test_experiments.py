@@ -571,3 +571,16 @@ def test_over_refusal_smoke_on_a_toy_model(tmp_path):
     assert all(0 <= p["p_refusal"] <= 1 for p in record["prompts"])
     assert results["verdict"] == "not_applicable"  # a random toy model's refusals do not track harm
     assert len(list((run.path / "evals").glob("eval-*/logs/*.eval"))) == 3
+
+
+def test_calibration_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment("calibration", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(model="toy-llama-tiny"))  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    questions = results["per_seed"][0]["record"]["questions"]
+    # a tie between options (the toy vocabulary lacks most of their words) has no confidence: null
+    assert len(questions) == 60 and all(
+        q["confidence"] is None or 0 <= q["confidence"] <= 1 for q in questions
+    )
+    assert any(q["confidence"] is None for q in questions)
+    assert len(list((run.path / "evals").glob("eval-*/logs/*.eval"))) == 2

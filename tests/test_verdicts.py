@@ -968,3 +968,54 @@ def test_over_refusal_verdict(record, verdict):
     from alignlab.experiments.over_refusal import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- calibration ----------------------------------------------------------------------------------------
+
+
+def _calib(n=60, accuracy=0.6, confidence=None, p_true_right=0.7, p_true_wrong=0.4):
+    """``accuracy`` of n questions right, each answered at ``confidence`` (default: the accuracy itself, i.e.
+    calibrated); P(True) centred on the given values for right and wrong answers."""
+    from alignlab.experiments.calibration import AnsweredQuestion, CalibrationRecord
+
+    right = round(n * accuracy)
+    conf = accuracy if confidence is None else confidence
+    return CalibrationRecord(
+        questions=[
+            AnsweredQuestion(
+                id=f"q{i}",
+                confidence=conf,
+                correct=i < right,
+                p_true=(p_true_right if i < right else p_true_wrong) + 0.05 * ((i * 7 % 5) / 4 - 0.5),
+            )
+            for i in range(n)
+        ]  # fmt: skip
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_calib(n=400), "reproduced"),  # the ECE is 0; P(True) separates
+        (_calib(n=400, confidence=0.95), "partial"),  # overconfident by 0.35
+        (_calib(n=400, p_true_right=0.5, p_true_wrong=0.5), "partial"),  # P(True) blind
+        (_calib(n=400, confidence=0.95, p_true_right=0.5, p_true_wrong=0.5), "not_reproduced"),
+        (_calib(n=60, accuracy=0.05), "not_applicable"),  # 3 right answers
+        (_calib(n=60, accuracy=1.0), "not_applicable"),
+    ],
+)
+def test_calibration_verdict(record, verdict):
+    from alignlab.experiments.calibration import decide
+
+    assert decide([record]).verdict == verdict
+
+
+def test_expected_calibration_error():
+    from alignlab.evals import expected_calibration_error
+
+    assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
+    assert expected_calibration_error([0.9] * 10, [False] * 10) == pytest.approx(0.9)
+    # two bins, each off by 0.1, weighted by size
+    assert expected_calibration_error(
+        [0.25] * 4 + [0.75] * 4, [False] * 4 + [True] * 2 + [False] * 2
+    ) == pytest.approx(0.5 * 0.25 + 0.5 * 0.25)

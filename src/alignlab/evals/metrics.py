@@ -84,3 +84,13 @@ def compute_metrics(names: Sequence[str], values: Sequence[float]) -> dict[str, 
                 f"unknown metric {name!r}: use one of {', '.join([*METRICS, 'bootstrap_ci'])}"
             )
     return out
+
+
+def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """ECE = sum over equal-width confidence bins b of (n_b / n) |accuracy_b - mean confidence_b|."""
+    conf, right = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
+    if len(conf) == 0:
+        return math.nan
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    return float(sum(np.abs(right[which == b].mean() - conf[which == b].mean()) * (which == b).mean()
+                     for b in range(bins) if (which == b).any()))  # fmt: skip

@@ -235,3 +235,31 @@ class SelfCritique:
             state.metadata |= {"first_answer": state.output.text, "critique": critique.text}
             state.output = revision
             state.messages.append({"role": "assistant", "content": revision.text})
+
+
+P_TRUE = "Question: {question}\nProposed answer: {proposal}\nIs the proposed answer true or false? Answer True or False."
+
+
+@dataclass(frozen=True)
+class PTrue:
+    """Self-evaluation (Kadavath et al. 2022): ask whether ``metadata["proposal"]`` answers the question and
+    read P(True) against P(False) from the first answer token. The answer is the likelier word, and
+    ``metadata["p_true"]`` = P(True) / (P(True) + P(False))."""
+
+    template: str = P_TRUE
+
+    def __call__(self, states: list[TaskState], roles: Roles) -> None:
+        for state in states:
+            if "proposal" not in state.sample.metadata:
+                raise AlignlabError(f"sample {state.sample.id!r}: PTrue needs metadata['proposal']")
+            state.set_user_prompt(
+                self.template.format(question=state.user_prompt, proposal=state.sample.metadata["proposal"])
+            )
+        for state, logprobs in zip(
+            states, choice_logprobs(roles.target, [s.prompt for s in states], ("True", "False")), strict=True
+        ):
+            state.choice_logprobs = logprobs
+            true, false = math.exp(logprobs["True"]), math.exp(logprobs["False"])
+            state.metadata["p_true"] = true / (true + false) if true + false > 0 else math.nan
+            state.answer = None if true == false else ("True" if true > false else "False")
+            state.messages.append({"role": "assistant", "content": state.answer or ""})

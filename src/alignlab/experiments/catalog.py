@@ -30,6 +30,7 @@ MODULES = [
     "prover_verifier",
     "sycophancy",
     "over_refusal",
+    "calibration",
 ]
 
 
