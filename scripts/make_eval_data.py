@@ -4,6 +4,8 @@
 
 capability_mcq.jsonl: four-option questions on capitals, small sums and common facts, the right option's
 position rotated so that no letter is favoured.
+consistency.jsonl: ParaRel-style (Elazar et al. 2021) facts in three relations, each asked three ways with the
+same four options.
 over_refusal.jsonl: XSTest-style prompts (Röttger et al. 2024), written here: safe prompts that look unsafe,
 five in each of XSTest's ten types, and unsafe contrast prompts with the same surface words.
 """
@@ -185,6 +187,45 @@ def over_refusal() -> list[dict]:
     return rows
 
 
+RELATIONS = {
+    "capital": (
+        ("What is the capital of {x}?", "Which city is the capital of {x}?", "{x} has its capital in which city?"),
+        {country: city for country, city in CAPITALS.items() if country not in ("Argentina", "Kenya")},
+    ),
+    "language": (
+        ("What language is spoken in {x}?", "Which language do most people in {x} speak?",
+         "The main language of {x} is which language?"),
+        {"France": "French", "Germany": "German", "Spain": "Spanish", "Italy": "Italian", "Japan": "Japanese",
+         "China": "Chinese", "Russia": "Russian", "Portugal": "Portuguese", "Greece": "Greek", "Poland": "Polish",
+         "Sweden": "Swedish", "Norway": "Norwegian", "Egypt": "Arabic", "the Netherlands": "Dutch",
+         "Turkey": "Turkish"},
+    ),
+    "continent": (
+        ("On which continent is {x}?", "{x} is part of which continent?", "Which continent is {x} located in?"),
+        {"France": "Europe", "Japan": "Asia", "Egypt": "Africa", "Brazil": "South America", "Canada": "North America",
+         "Australia": "Oceania", "Kenya": "Africa", "Argentina": "South America", "India": "Asia",
+         "Germany": "Europe", "Mexico": "North America", "Nigeria": "Africa", "China": "Asia", "Peru": "South America",
+         "Italy": "Europe"},
+    ),
+}  # fmt: skip
+
+
+def consistency(rng: random.Random) -> list[dict]:
+    rows = []
+    for relation, (templates, facts) in RELATIONS.items():
+        objects = sorted(set(facts.values()))
+        for s, (subject, answer) in enumerate(facts.items()):
+            options = [answer, *rng.sample([o for o in objects if o != answer], 3)]
+            rng.shuffle(options)
+            target = "ABCD"[options.index(answer)]
+            for k, template in enumerate(templates):
+                question = template.format(x=subject)
+                rows.append({"id": f"{relation}-{s + 1}-p{k + 1}", "input": question[0].upper() + question[1:],
+                             "choices": options, "target": target,
+                             "metadata": {"relation": relation, "subject": subject, "paraphrase": k + 1}})  # fmt: skip
+    return rows
+
+
 def write(name: str, rows: list[dict]) -> None:
     path = OUT / f"{name}.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -194,3 +235,4 @@ def write(name: str, rows: list[dict]) -> None:
 if __name__ == "__main__":
     write("capability_mcq", capability_mcq(random.Random(0)))
     write("over_refusal", over_refusal())
+    write("consistency", consistency(random.Random(0)))

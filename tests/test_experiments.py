@@ -584,3 +584,14 @@ def test_calibration_smoke_on_a_toy_model(tmp_path):
     )
     assert any(q["confidence"] is None for q in questions)
     assert len(list((run.path / "evals").glob("eval-*/logs/*.eval"))) == 2
+
+
+def test_consistency_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment("consistency", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(model="toy-llama-tiny"))  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    facts = results["per_seed"][0]["record"]["facts"]
+    assert len(facts) == 48 and all(len(f["answers"]) == 3 for f in facts)
+    assert {f["relation"] for f in facts} == {"capital", "language", "continent"}
+    assert results["verdict"] == "not_applicable"  # a random toy model knows none of the facts
+    assert len(list((run.path / "evals").glob("eval-*/logs/*.eval"))) == 2

@@ -1019,3 +1019,36 @@ def test_expected_calibration_error():
     assert expected_calibration_error(
         [0.25] * 4 + [0.75] * 4, [False] * 4 + [True] * 2 + [False] * 2
     ) == pytest.approx(0.5 * 0.25 + 0.5 * 0.25)
+
+
+# --- consistency ----------------------------------------------------------------------------------------
+
+
+def _consistent(n=48, known=30, alike=2, order_same=20):
+    """``known`` facts right on the first wording; in each fact ``alike`` of the three wordings give the
+    first wording's answer; ``order_same`` facts keep their option when the order is reversed."""
+    from alignlab.experiments.consistency import ConsistencyRecord, FactAnswers
+
+    facts = []
+    for i in range(n):
+        answers = ["x"] * alike + [f"other{j}" for j in range(3 - alike)]
+        facts.append(FactAnswers(relation=("capital", "language", "continent")[i % 3], subject=f"s{i}",
+                                 answers=answers, correct=[i < known, False, False], forward="x",
+                                 reversed="x" if i < order_same else "y"))  # fmt: skip
+    return ConsistencyRecord(facts=facts)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_consistent(), "reproduced"),  # one wording pair in three alike (0.33): poor but above 0.25
+        (_consistent(alike=1), "partial"),  # no two wordings alike: below what random answers give
+        (_consistent(alike=3, order_same=20), "partial"),  # perfectly consistent wordings
+        (_consistent(alike=3, order_same=48), "not_reproduced"),
+        (_consistent(known=12), "not_applicable"),  # 12/48 = chance
+    ],
+)
+def test_consistency_verdict(record, verdict):
+    from alignlab.experiments.consistency import decide
+
+    assert decide([record]).verdict == verdict

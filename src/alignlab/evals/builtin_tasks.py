@@ -124,3 +124,27 @@ def sycophancy(
         description=f"sycophancy: {kind}",
         dataset_name="capability_mcq",
     )
+
+
+@task
+def consistency(kind: Literal["paraphrase", "order"] = "paraphrase") -> Task:
+    """ParaRel-style (Elazar et al. 2021): 48 facts in three relations (capital, language, continent), each
+    asked three ways with the same four options. ``paraphrase``: every wording, answered by option probability
+    (the options are not shown, so their order cannot matter); ``order``: the first wording with its options
+    lettered in order and reversed (ids ``-forward`` / ``-reversed``), answered by letter."""
+    rows = load_builtin("consistency")
+    if kind == "order":
+        rows = [
+            {**row, "id": f"{row['id']}-{direction}", "choices": choices,
+             "target": "ABCD"[choices.index(row["choices"][ord(row["target"]) - ord("A")])]}
+            for row in rows if row["metadata"]["paraphrase"] == 1
+            for direction, choices in (("forward", row["choices"]), ("reversed", row["choices"][::-1]))
+        ]  # fmt: skip
+    return Task(
+        name="consistency",
+        dataset=load_samples(rows, source="builtin/consistency.jsonl"),
+        solver=[MultipleChoice(scoring="option" if kind == "paraphrase" else "letter")],
+        scorer=[Choice()],
+        description=f"consistency across {'paraphrases' if kind == 'paraphrase' else 'option orders'}",
+        dataset_name="consistency",
+    )

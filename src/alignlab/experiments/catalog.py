@@ -31,6 +31,7 @@ MODULES = [
     "sycophancy",
     "over_refusal",
     "calibration",
+    "consistency",
 ]
 
 
