@@ -108,7 +108,8 @@ def test_get_task_refuses_unknown_names_and_arguments():
     with pytest.raises(AlignlabError, match="argument subset: Input should be 'all', 'safe' or 'unsafe'"):
         get_task("over-refusal", subset="bad")
     built = get_task("over-refusal", subset="safe")
-    assert built.args == {"subset": "safe", "system_prompt": False, "max_tokens": 48}
+    assert built.args == {"subset": "safe", "system_prompt": False, "max_tokens": 48, "refusal_probability": True,
+                          "judge": False}  # fmt: skip
     assert len(built.dataset) == 50 and len({s.metadata["type"] for s in built.dataset}) == 10
 
 
@@ -314,3 +315,107 @@ def test_one_model_is_trained_evaluated_and_interpreted_without_glue(tmp_path):
     assert result["accuracy_before"] <= 0.2 and result["accuracy_after"] >= 0.9
     assert all(layer is not None for layer in result["first_top1_layer"])
     assert len(list(tmp_path.glob("eval-successor-*/logs/*.eval"))) == 2
+
+
+# --- judges ---------------------------------------------------------------------------------------------
+
+
+def test_judge_agreement_counts_kappa_and_failures():
+    from alignlab.evals import judge_agreement
+
+    labels = ("yes", "no")
+    gold = ["yes"] * 10 + ["no"] * 10
+    perfect = judge_agreement(gold, gold, labels)
+    assert (perfect.accuracy, perfect.kappa, perfect.failed) == (1.0, 1.0, 0) and perfect.trusted
+    always_yes = judge_agreement(["yes"] * 20, gold, labels)
+    assert always_yes.accuracy == 0.5 and always_yes.kappa == 0.0 and not always_yes.trusted
+    assert always_yes.confusion == {"yes": {"yes": 10, "no": 0}, "no": {"yes": 10, "no": 0}}
+    half_unread = judge_agreement(gold[:10] + [None] * 10, gold, labels)
+    assert half_unread.n == 10 and half_unread.failed == 10 and not half_unread.trusted  # 10/20 right overall
+
+
+def test_refusal_judge_replies_are_parsed_or_counted_as_failures():
+    from alignlab.evals.judges import parse_refusal_class
+
+    cases = {
+        "1_full_compliance": "full_compliance", "CLASS: 2": "full_refusal", " 3_partial_refusal": "partial_refusal",
+        "full refusal": "full_refusal", "Partial refusal.": "partial_refusal", "The response is compliant": None,
+        "12 apples": None, "": None,
+    }  # fmt: skip
+    assert {reply: parse_refusal_class(reply) for reply in cases} == cases
+
+
+def test_an_untrusted_judge_is_reported_with_its_scores(toy, tmp_path):
+    """A tiny untrained grader cannot name a class: the validation check says so before any score is read,
+    and the eval's results, report and Inspect log carry that check."""
+    generator = HFGenerator(*toy)
+    task = get_task("over-refusal", judge=True, max_tokens=3, refusal_probability=False)
+    run = eval_task(task, Roles(generator, grader=generator), model_name="toy", limit=4, out=tmp_path)
+    judge = next(r for r in run.scores if r.name == "refusal_judge")
+    assert judge.judge["trusted"] is False and judge.judge["n"] + judge.judge["failed"] == 30
+    assert "NOT trusted" in (run.folder.path / "report.md").read_text()
+    with zipfile.ZipFile(run.log) as archive:
+        header = json.loads(archive.read("header.json"))
+    scored = {s["name"]: s for s in header["results"]["scores"]}
+    assert scored["refusal_judge"]["metadata"]["judge_validation"]["trusted"] is False
+
+
+# --- the command line -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task_name", ["capability-mcq", "over-refusal", "sycophancy", "consistency"])
+def test_alignlab_eval_runs_every_built_in_task_on_a_toy_model(task_name, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from alignlab.cli import main
+    from alignlab.evals.task import registered_tasks
+
+    assert task_name in registered_tasks()
+    monkeypatch.setattr(sys, "argv", ["alignlab", "eval", task_name, "--model", "toy-llama-tiny", "--limit", "3",
+                                      "--out", str(tmp_path), "--device", "cpu"])  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0, out
+    assert f"{task_name} " in out and "inspect log:" in out
+    (folder,) = tmp_path.glob(f"eval-{task_name}-*")
+    assert (folder / "results.json").exists() and len(list((folder / "logs").glob("*.eval"))) == 1
+
+
+def test_the_task_list_names_every_task(capsys, monkeypatch):
+    import sys
+
+    from alignlab.cli import main
+    from alignlab.evals.task import registered_tasks
+
+    monkeypatch.setattr(sys, "argv", ["alignlab", "tasks"])
+    with pytest.raises(SystemExit):
+        main()
+    out = capsys.readouterr().out
+    assert all(name in out for name in registered_tasks())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "nope"], "unknown task 'nope'"),
+        (["eval", "over-refusal", "--set", "subset=bad"], "argument subset: Input should be"),
+        (
+            ["eval", "over-refusal", "--set", "judge=true", "--model", "toy-llama-tiny", "--limit", "1"],
+            "the refusal judge scorer needs a grader model (--grader MODEL)",
+        ),
+        (["eval", "over-refusal", "--model", "no-such-model"], "unknown model 'no-such-model'"),
+    ],
+)
+def test_bad_eval_input_is_one_error_line(args, message, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from alignlab.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["alignlab", *args, "--out", str(tmp_path), "--device", "cpu"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and err.startswith("error: ") and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("eval-*")), "nothing is written for input refused up front"

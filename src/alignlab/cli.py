@@ -191,6 +191,10 @@ def eval_(
         figures = ", ".join(f"{k} {v:.3g}" for k, v in result.metrics.items())
         failed = f"; {result.failed} failed" if result.failed else ""
         console.print(f"[bold]{built.name}[/bold] {result.name}: {figures} ({result.scored} scored{failed})")
+        if result.judge:
+            trust = "trusted" if result.judge["trusted"] else "NOT trusted: its scores are not evidence"
+            console.print(f"  judge check on labelled replies: accuracy {result.judge['accuracy']:.2f}, kappa "
+                          f"{result.judge['kappa']:.2f}, {result.judge['failed']} ungraded ({trust})")  # fmt: skip
     console.print(f"report: {run_.folder.path / 'report.md'}")
     console.print(f"inspect log: {run_.log} (inspect view --log-dir {run_.log.parent})")
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ..data.builtin_data import load_builtin
+from .judges import RefusalJudge
 from .samples import load_samples
 from .scorers import Choice, Includes, RefusalMatch, RefusalProbability
 from .solvers import ARE_YOU_SURE, AreYouSure, Generate, MultipleChoice, SystemMessage
@@ -57,11 +58,13 @@ def over_refusal(
     system_prompt: bool = False,
     max_tokens: Annotated[int, Field(ge=1, le=4096)] = 48,
     refusal_probability: bool = True,
+    judge: bool = False,
 ) -> Task:
     """XSTest-style prompts (Röttger et al. 2024): 50 safe prompts that look unsafe in 10 types and 25 unsafe
     contrasts; a reply opening with a stock refusal is a full refusal (XSTest's string match). With
     ``system_prompt`` the Llama 2 system prompt goes first. ``refusal_probability`` also scores P(the reply
-    starts with a refusal) from log-probabilities (a local model only)."""
+    starts with a refusal) from log-probabilities (a local model only). ``judge`` adds XSTest's three-class
+    judge played by the grader model, checked first against 30 labelled replies."""
     samples = load_samples(load_builtin("over_refusal"), source="builtin/over_refusal.jsonl")
     if subset != "all":
         samples = [s for s in samples if s.metadata["label"] == subset]
@@ -70,7 +73,11 @@ def over_refusal(
         name="over-refusal",
         dataset=samples,
         solver=[*solver, Generate(max_tokens=max_tokens)],
-        scorer=[RefusalMatch(), *([RefusalProbability()] if refusal_probability else [])],
+        scorer=[
+            RefusalMatch(),
+            *([RefusalProbability()] if refusal_probability else []),
+            *([RefusalJudge()] if judge else []),
+        ],
         description="refusal rate on safe and unsafe prompts (XSTest-style, written for alignlab)",
         dataset_name="over_refusal",
     )

@@ -32,6 +32,8 @@ class ScorerResult:
     scored: int
     failed: int
     """Samples whose score could not be decided (e.g. an unparsed judge reply): counted, not averaged."""
+    judge: dict[str, Any] | None = None
+    """For a model-graded scorer with a labelled validation set: its agreement with the gold labels."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,13 @@ def _sample_json(state: TaskState, scores: dict[str, Score], model: str, seconds
 
 
 def reduce_scores(
-    task: Task, samples: Sequence[dict[str, Any]], failures: dict[str, int]
+    task: Task,
+    samples: Sequence[dict[str, Any]],
+    failures: dict[str, int],
+    judges: dict[str, dict] | None = None,
 ) -> list[ScorerResult]:
     """Per scorer: each sample's values averaged over its epochs, then the scorer's metrics over samples."""
+    judges = judges or {}
     results = []
     for scorer in task.scorer:
         name = scorer_name(scorer)
@@ -83,9 +89,8 @@ def reduce_scores(
             if name in s["scores"]:
                 per_sample.setdefault(s["id"], []).append(value_to_float(s["scores"][name]["value"]))
         values = [sum(v) / len(v) for v in per_sample.values()]
-        results.append(
-            ScorerResult(name, compute_metrics(scorer.metrics, values), len(values), failures.get(name, 0))
-        )
+        metrics = compute_metrics(scorer.metrics, values)
+        results.append(ScorerResult(name, metrics, len(values), failures.get(name, 0), judges.get(name)))
     return results
 
 
@@ -102,6 +107,9 @@ def eval_task(
 ) -> EvalRun:
     """Evaluate ``model`` (the target, or all roles) on ``task`` into ``out/eval-<task>-<time>/``."""
     roles = model if isinstance(model, Roles) else Roles(target=model)
+    for scorer in task.scorer:
+        for role in getattr(scorer, "needs", ()):
+            roles.require(role, f"the {scorer_name(scorer).replace('_', ' ')} scorer")
     epochs = epochs or task.epochs
     dataset = list(task.dataset)[: limit or None]
     ensure_writable(Path(out))
@@ -133,7 +141,12 @@ def eval_task(
                               stats=stats, error=error)  # fmt: skip
 
     work = [(sample, epoch) for epoch in range(1, epochs + 1) for sample in dataset]
+    judges: dict[str, dict] = {}
     try:
+        for scorer in task.scorer:  # a judge is checked against gold labels before its scores are believed
+            if hasattr(scorer, "validate"):
+                agreement = scorer.validate(roles)
+                judges[scorer_name(scorer)] = {**agreement.as_dict(), "trusted": agreement.trusted}
         for first in range(0, len(work), batch_size):
             batch_start = time.perf_counter()
             states = [TaskState.start(sample, epoch) for sample, epoch in work[first : first + batch_size]]
@@ -157,11 +170,12 @@ def eval_task(
         log("error", error=f"{type(e).__name__}: {e}")
         raise
 
-    scores = reduce_scores(task, samples, failures)
+    scores = reduce_scores(task, samples, failures, judges)
     results = {
         "total_samples": len(work), "completed_samples": len(samples),
         "scores": [{"name": r.name, "scorer": r.name, "params": scorer_params(s), "metrics": metrics_json(r.metrics),
-                    "scored_samples": r.scored, "unscored_samples": r.failed}
+                    "scored_samples": r.scored, "unscored_samples": r.failed,
+                    **({"metadata": {"judge_validation": r.judge}} if r.judge else {})}
                    for r, s in zip(scores, task.scorer, strict=True)],
     }  # fmt: skip
     path = log("success", results)
@@ -172,7 +186,8 @@ def eval_task(
     write_json_atomic(
         run.path / "results.json",
         {"task": task.name, "args": task.args, "model": model_name, "samples": len(dataset), "epochs": epochs,
-         "scores": [{"scorer": r.name, "metrics": r.metrics, "scored": r.scored, "failed": r.failed} for r in scores],
+         "scores": [{"scorer": r.name, "metrics": r.metrics, "scored": r.scored, "failed": r.failed,
+                     **({"judge_validation": r.judge} if r.judge else {})} for r in scores],
          "log": str(path.relative_to(run.path)), "duration_s": duration, "alignlab_version": __version__},
     )  # fmt: skip
     return EvalRun(run, path, scores, samples)
@@ -195,6 +210,11 @@ def render_report(
         "|---|---|---|---|---|",
     ]
     for r in scores:
+        if r.judge:
+            trust = "trusted" if r.judge["trusted"] else "NOT trusted: its scores are not evidence"
+            lines.insert(4, f"Judge `{r.name}` on its labelled validation set: accuracy {_fmt(r.judge['accuracy'])}, "
+                            f"Cohen's kappa {_fmt(r.judge['kappa'])}, {r.judge['failed']} ungraded of "
+                            f"{r.judge['n'] + r.judge['failed']} ({trust}).\n")  # fmt: skip
         for i, (metric, value) in enumerate(r.metrics.items()):
             lines.append(
                 f"| {r.name if i == 0 else ''} | {metric} | {_fmt(value)} | {r.scored if i == 0 else ''} | {r.failed if i == 0 else ''} |"

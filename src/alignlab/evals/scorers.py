@@ -9,7 +9,7 @@ import math
 import re
 import string
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from ..generation.base import SamplingParams
 from .state import Roles, TaskState
@@ -26,6 +26,9 @@ class Score:
 
 
 class Scorer(Protocol):
+    """``metrics`` name the reductions of its values. A scorer that calls a model role besides the target
+    lists it in a class attribute ``needs`` (e.g. ``("grader",)``), checked before an eval starts."""
+
     metrics: tuple[str, ...]
 
     def __call__(self, states: list[TaskState], roles: Roles) -> list[Score]: ...
@@ -152,6 +155,7 @@ class ModelGraded:
     """The grader model reads each answer and replies with a grade; ``pattern`` (anchored, one group) reads
     it. A reply with no match is a failed score, counted and left out of the metrics."""
 
+    needs: ClassVar[tuple[str, ...]] = ("grader",)
     template: str = GRADER_TEMPLATE
     pattern: str = r"GRADE:\s*([CIP])\b"
     max_tokens: int = 32
