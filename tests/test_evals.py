@@ -363,7 +363,9 @@ def test_an_untrusted_judge_is_reported_with_its_scores(toy, tmp_path):
 # --- the command line -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task_name", ["capability-mcq", "over-refusal", "sycophancy", "consistency"])
+@pytest.mark.parametrize(
+    "task_name", ["capability-mcq", "over-refusal", "sycophancy", "consistency", "calibration"]
+)
 def test_alignlab_eval_runs_every_built_in_task_on_a_toy_model(task_name, tmp_path, monkeypatch, capsys):
     import sys
 

@@ -1,6 +1,7 @@
 """The built-in tasks. Their data ship with the package (``alignlab/data/builtin``, written by
 ``scripts/make_eval_data.py``); nothing is downloaded."""
 
+import dataclasses
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -9,7 +10,7 @@ from ..data.builtin_data import load_builtin
 from .judges import RefusalJudge
 from .samples import load_samples
 from .scorers import Choice, Includes, RefusalMatch, RefusalProbability
-from .solvers import ARE_YOU_SURE, AreYouSure, Generate, MultipleChoice, SystemMessage
+from .solvers import ARE_YOU_SURE, AreYouSure, Generate, MultipleChoice, PTrue, SystemMessage
 from .task import Task, task
 
 FEW_SHOT = (
@@ -154,4 +155,28 @@ def consistency(kind: Literal["paraphrase", "order"] = "paraphrase") -> Task:
         scorer=[Choice()],
         description=f"consistency across {'paraphrases' if kind == 'paraphrase' else 'option orders'}",
         dataset_name="consistency",
+    )
+
+
+@task
+def calibration(kind: Literal["choice", "p_true"] = "choice") -> Task:
+    """Kadavath et al. 2022 on the capability questions. ``choice``: answered by option probability (each
+    sample's option log-probabilities are in its score's metadata, for ECE and reliability diagrams);
+    ``p_true``: each question with its right option and with a wrong one proposed (ids ``-right`` /
+    ``-wrong``), asked True or False (``metadata["p_true"]``). The ``calibration`` experiment instead asks
+    P(True) of the model's own answers."""
+    if kind == "choice":
+        return dataclasses.replace(capability_mcq(scoring="option"), name="calibration")
+    rows = [
+        {**row, "id": f"{row['id']}-{which}", "target": "True" if which == "right" else "False",
+         "metadata": {**row["metadata"], "proposal": row["target"] if which == "right" else row["metadata"]["wrong"]}}
+        for row in free_form_facts() for which in ("right", "wrong")
+    ]  # fmt: skip
+    return Task(
+        name="calibration",
+        dataset=load_samples(rows, source="builtin/capability_mcq.jsonl"),
+        solver=[PTrue()],
+        scorer=[Choice()],
+        description="P(True) of proposed answers, half right and half wrong",
+        dataset_name="capability_mcq",
     )

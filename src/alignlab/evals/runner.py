@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import __version__
 from ..generation.base import Generator
-from ..reporting import RunFolder, ensure_writable
+from ..reporting import RunFolder
 from ..reporting.atomic import strict_json, write_json_atomic, write_text_atomic
 from ..reporting.provenance import source_revision, versions
 from .inspect_log import message_json, metrics_json, model_output_json, score_json, write_eval_log
@@ -73,6 +73,31 @@ def _sample_json(state: TaskState, scores: dict[str, Score], model: str, seconds
     return out
 
 
+def _eval_spec(
+    task: Task,
+    dataset: list,
+    model_name: str,
+    role_names: dict[str, str],
+    epochs: int,
+    limit: int | None,
+    created: str,
+    run: RunFolder,
+) -> dict[str, Any]:
+    """Inspect's ``EvalSpec``: what was evaluated, on which model, with which arguments."""
+    return {
+        "eval_id": uuid.uuid4().hex[:22], "run_id": uuid.uuid4().hex[:22], "created": created, "task": task.name,
+        "task_id": uuid.uuid4().hex[:22], "task_version": task.version, "task_args": task.args,
+        "task_args_passed": task.args,
+        "dataset": {"name": task.dataset_name or task.name, "samples": len(dataset),
+                    "sample_ids": [s.id for s in dataset], "shuffled": False},
+        "model": f"alignlab/{model_name}",
+        "model_roles": {role: {"model": f"alignlab/{name}"} for role, name in role_names.items()},
+        "config": {"epochs": epochs, **({"limit": limit} if limit else {})},
+        "packages": {"alignlab": __version__},
+        "metadata": {"alignlab_run_dir": str(run.path), "source_revision": source_revision()},
+    }  # fmt: skip
+
+
 def reduce_scores(
     task: Task,
     samples: Sequence[dict[str, Any]],
@@ -112,26 +137,14 @@ def eval_task(
             roles.require(role, f"the {scorer_name(scorer).replace('_', ' ')} scorer")
     epochs = epochs or task.epochs
     dataset = list(task.dataset)[: limit or None]
-    ensure_writable(Path(out))
     run = RunFolder.create(Path(out), f"eval-{task.name}")
     created, start = _now(), time.perf_counter()
-    run_id, task_id = uuid.uuid4().hex[:22], uuid.uuid4().hex[:22]
-    spec = {
-        "eval_id": uuid.uuid4().hex[:22], "run_id": run_id, "created": created, "task": task.name,
-        "task_id": task_id, "task_version": task.version, "task_args": task.args, "task_args_passed": task.args,
-        "dataset": {"name": task.dataset_name or task.name, "samples": len(dataset),
-                    "sample_ids": [s.id for s in dataset], "shuffled": False},
-        "model": f"alignlab/{model_name}",
-        "model_roles": {role: {"model": f"alignlab/{name}"} for role, name in (role_names or {}).items()},
-        "config": {"epochs": epochs, **({"limit": limit} if limit else {})},
-        "packages": {"alignlab": __version__},
-        "metadata": {"alignlab_run_dir": str(run.path), "source_revision": source_revision()},
-    }  # fmt: skip
+    spec = _eval_spec(task, dataset, model_name, role_names or {}, epochs, limit, created, run)
     plan = {"name": "plan", "steps": [solver_spec(s) for s in task.solver], "config": {}}
     run.write_config({"task": task.name, "args": task.args, "model": model_name, "roles": role_names or {},
                       "limit": limit, "epochs": epochs, "batch_size": batch_size, "started_at": created,
                       "alignlab_version": __version__, "source_revision": source_revision(), "versions": versions()})  # fmt: skip
-    log_path = run.path / "logs" / f"{created.replace(':', '-')}_{task.name}_{task_id}.eval"
+    log_path = run.path / "logs" / f"{created.replace(':', '-')}_{task.name}_{spec['task_id']}.eval"
     samples: list[dict[str, Any]] = []
     failures: dict[str, int] = {}
 
