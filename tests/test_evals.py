@@ -421,3 +421,23 @@ def test_bad_eval_input_is_one_error_line(args, message, tmp_path, monkeypatch, 
     assert exit_.value.code == 1 and err.startswith("error: ") and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not list(tmp_path.glob("eval-*")), "nothing is written for input refused up front"
+
+
+def test_prompt_solvers_and_self_critique_shape_the_conversation(toy):
+    from alignlab.evals import ChainOfThought, SelfCritique, SystemMessage
+
+    roles = Roles(HFGenerator(*toy))
+    states = [TaskState.start(Sample(f"question {i}", "x", i), 1) for i in range(3)]
+    for solver in (
+        SystemMessage("be brief"),
+        ChainOfThought(),
+        Generate(max_tokens=3),
+        SelfCritique(max_tokens=3),
+    ):
+        solver(states, roles)
+    for state in states:
+        roles_seen = [m["role"] for m in state.messages]
+        assert roles_seen == ["system", "user", "assistant", "assistant"]
+        assert state.messages[1]["content"].endswith("give your final answer on the last line.")
+        assert {"first_answer", "critique"} <= set(state.metadata)
+        assert state.messages[-1]["content"] == state.completion

@@ -595,3 +595,16 @@ def test_consistency_smoke_on_a_toy_model(tmp_path):
     assert {f["relation"] for f in facts} == {"capital", "language", "continent"}
     assert results["verdict"] == "not_applicable"  # a random toy model knows none of the facts
     assert len(list((run.path / "evals").glob("eval-*/logs/*.eval"))) == 2
+
+
+def test_sycophancy_rm_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment(
+        "sycophancy-rm", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(model="toy-llama-tiny", train_questions=10, rm_steps=2, rm_warmup_steps=0, trainable_layers=1,
+                       samples_per_prompt=2, max_tokens=3),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert record["held_out_pairs"] == 150 and len(record["pools"]) == 50
+    assert all(len(p["sycophantic"]) == len(p["reward_agree"]) == 2 for p in record["pools"])
+    assert len((run.path / "policy_replies.jsonl").read_text().splitlines()) == 100

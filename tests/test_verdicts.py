@@ -1052,3 +1052,44 @@ def test_consistency_verdict(record, verdict):
     from alignlab.experiments.consistency import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- sycophancy-rm --------------------------------------------------------------------------------------
+
+
+def _syco_rm(learned=60, prompts=24, agree_pick=0.7, truth_pick=0.1, base=0.3):
+    """Pools of 10 replies, ``base`` of them sycophantic; in the given share of prompts each reward model
+    scores a sycophantic reply highest."""
+    from alignlab.experiments.sycophancy_rm import PromptPool, SycophancyRMRecord
+
+    pools = []
+    for i in range(prompts):
+        syc = [j < round(10 * base) for j in range(10)]
+
+        def scores(share, i=i, syc=syc):
+            top_syc = (i * 7 % prompts) / prompts < share
+            return [1.0 if s == top_syc else 0.0 for s in syc]
+
+        pools.append(
+            PromptPool(sycophantic=syc, reward_agree=scores(agree_pick), reward_truth=scores(truth_pick))
+        )
+    return SycophancyRMRecord(held_out_agree_preferred=learned, held_out_pairs=72, truth_model_agree_preferred=3,
+                              pools=pools)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_syco_rm(), "reproduced"),
+        (_syco_rm(agree_pick=0.35, truth_pick=0.0), "partial"),  # above the truth model, not above one reply
+        (_syco_rm(agree_pick=0.9, truth_pick=0.9), "partial"),  # both pick sycophantic replies
+        (_syco_rm(agree_pick=0.3, truth_pick=0.3), "not_reproduced"),
+        (_syco_rm(learned=40), "not_applicable"),  # 40/72: no learned preference for agreeing
+        (_syco_rm(prompts=0), "not_applicable"),
+    ],
+)
+def test_sycophancy_rm_verdict(record, verdict):
+    from alignlab.experiments.sycophancy_rm import decide
+
+    assert decide([record]).verdict == verdict
+    assert decide([record, record]).verdict == verdict  # seeds pool

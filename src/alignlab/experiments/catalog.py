@@ -29,6 +29,7 @@ MODULES = [
     "rlaif_vs_rlhf",
     "prover_verifier",
     "sycophancy",
+    "sycophancy_rm",
     "over_refusal",
     "calibration",
     "consistency",
