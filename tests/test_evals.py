@@ -441,3 +441,27 @@ def test_prompt_solvers_and_self_critique_shape_the_conversation(toy):
         assert state.messages[1]["content"].endswith("give your final answer on the last line.")
         assert {"first_answer", "critique"} <= set(state.metadata)
         assert state.messages[-1]["content"] == state.completion
+
+
+@pytest.mark.slow
+def test_alignlab_eval_against_an_endpoint(toy, serve, tmp_path, monkeypatch, capsys):
+    """Through a real `alignlab serve`: a scorer that needs a local model is refused before anything is
+    written; without it, the eval runs over HTTP."""
+    import sys
+
+    from alignlab.cli import main
+
+    url = serve(HFGenerator(*toy), "toy-llama-tiny")
+    base = ["alignlab", "eval", "over-refusal", "--endpoint", url, "--model", "toy-llama-tiny", "--limit", "3",
+            "--set", "max_tokens=3", "--out", str(tmp_path)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", base)
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 1 and "needs a local model" in capsys.readouterr().err
+    assert not list(tmp_path.glob("eval-*"))
+    monkeypatch.setattr(sys, "argv", [*base, "--set", "refusal_probability=false"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 0
+    (folder,) = tmp_path.glob("eval-over-refusal-*")
+    assert len((folder / "samples.jsonl").read_text().splitlines()) == 3

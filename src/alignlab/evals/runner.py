@@ -135,6 +135,9 @@ def eval_task(
     for scorer in task.scorer:
         for role in getattr(scorer, "needs", ()):
             roles.require(role, f"the {scorer_name(scorer).replace('_', ' ')} scorer")
+    for part in (*task.solver, *task.scorer):
+        if hasattr(part, "check"):
+            part.check(roles)
     epochs = epochs or task.epochs
     dataset = list(task.dataset)[: limit or None]
     run = RunFolder.create(Path(out), f"eval-{task.name}")

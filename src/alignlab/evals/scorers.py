@@ -27,7 +27,8 @@ class Score:
 
 class Scorer(Protocol):
     """``metrics`` name the reductions of its values. A scorer that calls a model role besides the target
-    lists it in a class attribute ``needs`` (e.g. ``("grader",)``), checked before an eval starts."""
+    lists it in a class attribute ``needs`` (e.g. ``("grader",)``); one with other requirements has a
+    ``check(roles)`` that raises. Both are checked before an eval writes anything."""
 
     metrics: tuple[str, ...]
 
@@ -194,14 +195,18 @@ class RefusalProbability:
     starts: tuple[str, ...] = REFUSAL_STARTS
     metrics: tuple[str, ...] = ("mean", "stderr")
 
-    def __call__(self, states: list[TaskState], roles: Roles) -> list[Score]:
-        target = roles.target
-        if not hasattr(target, "continuation_logprobs"):
+    def check(self, roles: Roles) -> None:
+        if not hasattr(roles.target, "continuation_logprobs"):
             from ..errors import AlignlabError
 
             raise AlignlabError(
-                "the refusal probability is read from log-probabilities: it needs a local model"
+                "the refusal probability is read from log-probabilities: it needs a local model "
+                "(or --set refusal_probability=false)"
             )
+
+    def __call__(self, states: list[TaskState], roles: Roles) -> list[Score]:
+        self.check(roles)
+        target = roles.target
         prompts = [s.messages[: self._first_reply(s)] for s in states]
         prompts = [p[0]["content"] if len(p) == 1 and p[0]["role"] == "user" else p for p in prompts]
         scores = []

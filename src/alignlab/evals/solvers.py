@@ -159,11 +159,14 @@ class MultipleChoice:
             scores.update(zip(rows, found, strict=True))
         return [scores[i] for i in range(len(states))]
 
-    def _option_scores(self, states: list[TaskState], roles: Roles) -> list[dict[str, float]]:
-        if not hasattr(roles.target, "completion_logprobs"):
+    def check(self, roles: Roles) -> None:
+        if self.scoring == "option" and not hasattr(roles.target, "completion_logprobs"):
             raise AlignlabError(
                 "MultipleChoice(scoring='option') scores option texts: it needs a local model"
             )
+
+    def _option_scores(self, states: list[TaskState], roles: Roles) -> list[dict[str, float]]:
+        self.check(roles)
         pairs = [(s.prompt, option) for s in states for option in s.sample.choices]
         totals = iter(roles.target.completion_logprobs([p for p, _ in pairs], [o for _, o in pairs]))
         return [{letter: next(totals) for letter in letters(len(s.sample.choices))} for s in states]
