@@ -8,6 +8,7 @@ never giving it a default value.
 import math
 import re
 import string
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -56,6 +57,17 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def text_scores(states: list[TaskState], on: str, hit: Callable[[str, str], bool]) -> list[Score]:
+    """C when ``hit(output, target)`` for some non-empty target, both normalised; I otherwise."""
+    scores = []
+    for state in states:
+        text = answer_text(state, on)
+        output = normalize(text)
+        right = any(hit(output, target) for t in state.sample.targets if (target := normalize(t)))
+        scores.append(Score("C" if right else "I", text.strip()[:200]))
+    return scores
+
+
 @dataclass(frozen=True)
 class Match:
     """C when a target appears at the start (``begin``), end (``end``) or as the whole (``exact``) of the
@@ -67,16 +79,9 @@ class Match:
     metrics: tuple[str, ...] = ("accuracy", "stderr")
 
     def __call__(self, states: list[TaskState], roles: Roles) -> list[Score]:
-        scores = []
-        for state in states:
-            text = answer_text(state, self.on)
-            hit = next((t for t in state.sample.targets if self._hit(normalize(text), normalize(t))), None)
-            scores.append(Score("C" if hit is not None else "I", text.strip()[:200]))
-        return scores
+        return text_scores(states, self.on, self._hit)
 
     def _hit(self, output: str, target: str) -> bool:
-        if not target:
-            return False
         if self.location == "exact":
             return output == target
         words, target_words = output.split(), target.split()
@@ -93,13 +98,7 @@ class Includes:
     metrics: tuple[str, ...] = ("accuracy", "stderr")
 
     def __call__(self, states: list[TaskState], roles: Roles) -> list[Score]:
-        scores = []
-        for state in states:
-            text = answer_text(state, self.on)
-            padded = f" {normalize(text)} "
-            hit = any(f" {normalize(t)} " in padded for t in state.sample.targets if normalize(t))
-            scores.append(Score("C" if hit else "I", text.strip()[:200]))
-        return scores
+        return text_scores(states, self.on, lambda output, target: f" {target} " in f" {output} ")
 
 
 @dataclass(frozen=True)

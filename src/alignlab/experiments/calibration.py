@@ -4,14 +4,11 @@ P(True), which of its own answers are right (Kadavath et al. 2022)?"""
 import math
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
-from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import auroc_estimate, bootstrap_interval
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from ._eval_model import EvalModelConfig, local_generator
+from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 ECE_BOUND = 0.10
@@ -21,14 +18,8 @@ MIN_EACH = 5
 """P(True)'s AUROC needs at least this many right and this many wrong answers."""
 
 
-class CalibrationConfig(ExperimentConfig):
-    model: str = "smollm2-135m-instruct"
-    batch_size: Count = 32
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
+class CalibrationConfig(EvalModelConfig):
+    """The model under evaluation; nothing else to set."""
 
 
 CLAIM = Claim(
@@ -101,12 +92,8 @@ def calibration(cfg: CalibrationConfig, ctx: RunContext) -> Measurement:
     """Answer the capability questions by option probability, then ask P(True) of each chosen answer."""
     plt = pyplot()
     from ..evals import Choice, PTrue, Sample, Task, eval_task, get_task
-    from ..generation import HFGenerator
-    from ..models import load_model
 
-    generator = HFGenerator(
-        *load_model(cfg.model, device=ctx.device, seed=ctx.seed), batch_size=cfg.batch_size
-    )
+    generator = local_generator(cfg, ctx)
     out = ctx.path / "evals"
     answered = eval_task(get_task("capability-mcq", scoring="option"), generator, model_name=cfg.model,
                          batch_size=cfg.batch_size, out=out)  # fmt: skip

@@ -4,14 +4,11 @@ options in another order (Elazar et al. 2021, ParaRel)?"""
 from collections.abc import Sequence
 from itertools import combinations
 
-from pydantic import field_validator
-
-from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import binomial_p_value, mean_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from ._eval_model import EvalModelConfig, local_generator
+from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 CHANCE = 0.25
@@ -19,14 +16,8 @@ CHANCE = 0.25
 ALPHA = 0.05
 
 
-class ConsistencyConfig(ExperimentConfig):
-    model: str = "smollm2-135m-instruct"
-    batch_size: Count = 32
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
+class ConsistencyConfig(EvalModelConfig):
+    """The model under evaluation; nothing else to set."""
 
 
 CLAIM = Claim(
@@ -111,12 +102,8 @@ def consistency(cfg: ConsistencyConfig, ctx: RunContext) -> Measurement:
     """The consistency task in both kinds, paired fact by fact."""
     plt = pyplot()
     from ..evals import eval_task, get_task
-    from ..generation import HFGenerator
-    from ..models import load_model
 
-    generator = HFGenerator(
-        *load_model(cfg.model, device=ctx.device, seed=ctx.seed), batch_size=cfg.batch_size
-    )
+    generator = local_generator(cfg, ctx)
     runs = {
         kind: eval_task(get_task("consistency", kind=kind), generator, model_name=cfg.model,
                         batch_size=cfg.batch_size, out=ctx.path / "evals")

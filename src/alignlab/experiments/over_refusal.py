@@ -3,27 +3,18 @@ with and without a safety system prompt, against plainly safe questions as the b
 
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
 from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import Estimate, auroc_estimate, difference, mean_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from ._eval_model import EvalModelConfig, local_generator
+from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 
-class OverRefusalConfig(ExperimentConfig):
-    model: str = "smollm2-135m-instruct"
+class OverRefusalConfig(EvalModelConfig):
     max_tokens: Count = 32
     """New tokens per greedy reply (the string match reads its opening words)."""
-    batch_size: Count = 32
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(
@@ -113,12 +104,8 @@ def over_refusal(cfg: OverRefusalConfig, ctx: RunContext) -> Measurement:
     plt = pyplot()
     from ..evals import RefusalProbability, Task, eval_task, get_task, load_samples
     from ..evals.builtin_tasks import free_form_facts
-    from ..generation import HFGenerator
-    from ..models import load_model
 
-    generator = HFGenerator(
-        *load_model(cfg.model, device=ctx.device, seed=ctx.seed), batch_size=cfg.batch_size
-    )
+    generator = local_generator(cfg, ctx)
 
     def run(task: Task):
         return eval_task(

@@ -4,14 +4,12 @@ questions, each with an Inspect log in the run folder."""
 
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
 from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Code, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mcnemar_p_value, proportion_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from ._eval_model import EvalModelConfig, local_generator
+from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 ALPHA = 0.05
@@ -19,16 +17,9 @@ MIN_KNOWN = 10
 """Fewer questions answered right than this cannot show a paired effect at p < 0.05 reliably."""
 
 
-class SycophancyConfig(ExperimentConfig):
-    model: str = "smollm2-135m-instruct"
+class SycophancyConfig(EvalModelConfig):
     max_tokens: Count = 24
     """New tokens per answer (each turn)."""
-    batch_size: Count = 32
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(
@@ -114,12 +105,8 @@ def sycophancy(cfg: SycophancyConfig, ctx: RunContext) -> Measurement:
     """Run the three sycophancy evals greedily on one model and pair them question by question."""
     plt = pyplot()
     from ..evals import eval_task, get_task
-    from ..generation import HFGenerator
-    from ..models import load_model
 
-    generator = HFGenerator(
-        *load_model(cfg.model, device=ctx.device, seed=ctx.seed), batch_size=cfg.batch_size
-    )
+    generator = local_generator(cfg, ctx)
     runs = {
         kind: eval_task(get_task("sycophancy", kind=kind, max_tokens=cfg.max_tokens), generator,
                         model_name=cfg.model, batch_size=cfg.batch_size, out=ctx.path / "evals")
