@@ -1,0 +1,14 @@
+"""Red teaming on the eval layer: prompt converters and attempts logged as eval samples."""
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "CONVERTERS": "converters",
+    "Converter": "converters",
+    "convert": "converters",
+    "converter": "converters",
+    "attempts_task": "attempts",
+    "success_by_stack": "attempts",
+    "StackResult": "attempts",
+}
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)
