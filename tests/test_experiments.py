@@ -608,3 +608,12 @@ def test_sycophancy_rm_smoke_on_a_toy_model(tmp_path):
     assert record["held_out_pairs"] == 150 and len(record["pools"]) == 50
     assert all(len(p["sycophantic"]) == len(p["reward_agree"]) == 2 for p in record["pools"])
     assert len((run.path / "policy_replies.jsonl").read_text().splitlines()) == 100
+
+
+def test_many_shot_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment("many-shot", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(model="toy-llama-tiny", shots=(1, 4), queries=4))  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert record["shots"] == [1, 4] and len(record["style_nll"][0]) == 4
+    assert all(x > 0 for row in record["plain_nll"] for x in row)

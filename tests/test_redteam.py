@@ -65,3 +65,37 @@ def test_attempts_are_eval_samples_and_success_is_tabulated_by_stack(toy, tmp_pa
     assert {tuple(s["metadata"]["converters"]) for s in logged} == set(stacks)
     with pytest.raises(AlignlabError, match="unknown converter"):
         attempts_task(base, [("nope",)])
+
+
+def test_a_cached_prefix_scores_like_the_whole_prompt(toy):
+    """prefix_logprobs (the shots run once, their cache shared) equals scoring each whole prompt."""
+    from alignlab.generation import HFGenerator
+    from alignlab.redteam.many_shot import split_prompt
+
+    generator = HFGenerator(*toy, batch_size=2)
+    words = toy[1].convert_ids_to_tokens(list(range(20, 40)))
+    shots = [(" ".join(words[i : i + 3]), " ".join(words[i + 3 : i + 5])) for i in range(0, 12, 4)]
+    queries, targets = (
+        [" ".join(words[:2]), words[5], " ".join(words[7:12])],
+        [words[1], " ".join(words[2:5]), words[9]],
+    )
+    parts = [split_prompt(toy[1], shots, q) for q in queries]
+    cached = generator.prefix_logprobs(parts[0][0], [m for _, m in parts], targets)
+    ids = [toy[1](p + m, add_special_tokens=False)["input_ids"] for p, m in parts]
+    import torch
+
+    for row, target, got in zip(ids, targets, cached, strict=True):
+        t_ids = toy[1](target, add_special_tokens=False)["input_ids"]
+        full = torch.tensor([row + t_ids])
+        with torch.no_grad():
+            logprobs = toy[0](full).logits[0].log_softmax(-1)
+        want = sum(logprobs[len(row) + j - 1, t].item() for j, t in enumerate(t_ids))
+        assert got == pytest.approx(want, abs=1e-4)
+
+
+def test_power_law_fit_recovers_its_exponent():
+    from alignlab.redteam.many_shot import fit_power_law, power_law
+
+    ns = [1, 2, 4, 8, 16, 32, 64]
+    c, alpha, k = fit_power_law(ns, power_law(__import__("numpy").array(ns, dtype=float), 2.0, 0.7, 0.3))
+    assert (c, alpha, k) == pytest.approx((2.0, 0.7, 0.3), rel=1e-3)

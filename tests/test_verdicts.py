@@ -1093,3 +1093,33 @@ def test_sycophancy_rm_verdict(record, verdict):
 
     assert decide([record]).verdict == verdict
     assert decide([record, record]).verdict == verdict  # seeds pool
+
+
+# --- many-shot ------------------------------------------------------------------------------------------
+
+
+def _shots(first=1.2, last=0.3, plain=3.0, noise=0.1, questions=24):
+    from alignlab.experiments.many_shot import ManyShotRecord
+
+    def row(mean):
+        return [mean + noise * ((q * 7 % 5) / 4 - 0.5) for q in range(questions)]
+
+    ns = [1, 4, 16, 64]
+    style = [row(first + (last - first) * i / 3) for i in range(4)]
+    return ManyShotRecord(shots=ns, style_nll=style, plain_nll=[row(plain)] * 4)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_shots(), "reproduced"),
+        (_shots(plain=0.3), "partial"),  # plain turns do as well: context length alone
+        (_shots(last=1.2, plain=3.0), "partial"),  # no fall with shots, yet below plain turns
+        (_shots(last=1.2, plain=1.2), "not_reproduced"),
+        (_shots(questions=0), "not_applicable"),
+    ],
+)
+def test_many_shot_verdict(record, verdict):
+    from alignlab.experiments.many_shot import decide
+
+    assert decide([record]).verdict == verdict

@@ -33,6 +33,7 @@ MODULES = [
     "over_refusal",
     "calibration",
     "consistency",
+    "many_shot",
 ]
 
 

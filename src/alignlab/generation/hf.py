@@ -1,5 +1,6 @@
 """Local generation with a Hugging Face model: batched, left-padded, seeded, with stop strings and log-probs."""
 
+import copy
 import inspect
 import math
 from collections.abc import Sequence
@@ -158,6 +159,47 @@ class HFGenerator:
                 totals.append(float(total))
             results.append(totals)
         return results
+
+    @torch.no_grad()
+    def prefix_logprobs(self, prefix: str, middles: Sequence[str], targets: Sequence[str]) -> list[float]:
+        """log P(target_i | prefix + middle_i), summed over the target's tokens, for text already formatted
+        (chat template included). The shared ``prefix`` is run once and its key/value cache reused by every
+        row, ``batch_size`` rows at a time: what many-shot prompts with a long common prefix need."""
+        if len(middles) != len(targets):
+            raise ValueError(f"{len(middles)} middles but {len(targets)} targets")
+        device = next(self.model.parameters()).device
+        prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        n = len(prefix_ids)
+        first = self.model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
+        middle_ids = self.tokenizer(list(middles), add_special_tokens=False)["input_ids"]
+        target_ids = encode_completions(self.tokenizer, targets)
+        totals: list[float] = []
+        for start in range(0, len(middles), self.batch_size):
+            rows = [m + t for m, t in zip(middle_ids[start : start + self.batch_size],
+                                          target_ids[start : start + self.batch_size], strict=True)]  # fmt: skip
+            check_length([n + len(r) for r in rows], model_max_length(self.model), "prefix + middle + target")
+            ids, mask = pad(rows, self.tokenizer.pad_token_id, "right")
+            cache = copy.deepcopy(first.cache)
+            cache.batch_repeat_interleave(len(rows))
+            logprobs = (
+                self.model(
+                    input_ids=ids.to(device),
+                    attention_mask=torch.cat([torch.ones(len(rows), n, dtype=mask.dtype), mask], 1).to(
+                        device
+                    ),
+                    position_ids=(n + torch.arange(ids.shape[1])).expand(len(rows), -1).to(device),
+                    cache=cache,
+                )
+                .logits.float()
+                .log_softmax(-1)
+            )  # position j predicts token j + 1; the prefix's last predicts 0
+            before = first.logits[0, -1].float().log_softmax(-1)
+            for b, (m, tgt) in enumerate(zip(middle_ids[start : start + self.batch_size],
+                                            target_ids[start : start + self.batch_size], strict=True)):  # fmt: skip
+                positions = range(len(m), len(m) + len(tgt))
+                total = sum((logprobs[b, j - 1] if j > 0 else before)[rows[b][j]] for j in positions)
+                totals.append(float(total))
+        return totals
 
     @property
     def _last_logits_only(self) -> dict[str, int]:

@@ -10,5 +10,7 @@ _EXPORTS = {
     "attempts_task": "attempts",
     "success_by_stack": "attempts",
     "StackResult": "attempts",
+    "many_shot_nll": "many_shot",
+    "fit_power_law": "many_shot",
 }
 __all__, __getattr__ = lazy_exports(__name__, _EXPORTS)
