@@ -165,6 +165,10 @@ def eval_(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=4096, help="Samples solved at once.")
     ] = 32,
+    keep_going: Annotated[
+        bool,
+        typer.Option("--keep-going", help="Log a sample whose model call fails with its error and go on."),
+    ] = False,
     out: OutOption = Path("runs"),
     device: DeviceOption = "auto",
 ) -> None:
@@ -186,7 +190,7 @@ def eval_(
     roles = Roles(target, grader=open_generator(grader, device=torch_device) if grader else None)
     names = {"grader": grader} if grader else {}
     run_ = eval_task(built, roles, model_name=model, role_names=names, limit=limit, epochs=epochs,
-                     batch_size=batch_size, out=out)  # fmt: skip
+                     batch_size=batch_size, out=out, fail_on_error=not keep_going)  # fmt: skip
     for result in run_.scores:
         figures = ", ".join(f"{k} {v:.3g}" for k, v in result.metrics.items())
         failed = f"; {result.failed} failed" if result.failed else ""
@@ -195,6 +199,9 @@ def eval_(
             trust = "trusted" if result.judge["trusted"] else "NOT trusted: its scores are not evidence"
             console.print(f"  judge check on labelled replies: accuracy {result.judge['accuracy']:.2f}, kappa "
                           f"{result.judge['kappa']:.2f}, {result.judge['failed']} ungraded ({trust})")  # fmt: skip
+    errors = sum("error" in s for s in run_.samples)
+    if errors:
+        console.print(f"{errors} samples failed with an error (logged with the sample, not scored)")
     console.print(f"report: {run_.folder.path / 'report.md'}")
     console.print(f"inspect log: {run_.log} (inspect view --log-dir {run_.log.parent})")
 

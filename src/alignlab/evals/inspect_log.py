@@ -71,7 +71,12 @@ def write_eval_log(
     """Write one ``.eval`` log. ``samples`` are EvalSample dicts; the summaries are derived from them."""
     summary_fields = ("id", "epoch", "input", "target", "choices", "metadata", "scores", "started_at",
                       "completed_at", "total_time", "working_time")  # fmt: skip
-    summaries = [{k: s[k] for k in summary_fields if k in s} | {"completed": True} for s in samples]
+    summaries = [
+        {k: s[k] for k in summary_fields if k in s}
+        | {"completed": True}
+        | ({"error": s["error"]["message"]} if "error" in s else {})
+        for s in samples
+    ]
     header: dict[str, Any] = {
         "version": LOG_SCHEMA_VERSION,
         "status": status,

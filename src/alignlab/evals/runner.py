@@ -5,6 +5,7 @@ Inspect ``.eval`` log (written also when the eval fails or is interrupted, with 
 import json
 import math
 import time
+import traceback
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ..reporting.atomic import strict_json, write_json_atomic, write_text_atomic
 from ..reporting.provenance import source_revision, versions
 from .inspect_log import message_json, metrics_json, model_output_json, score_json, write_eval_log
 from .metrics import compute_metrics, value_to_float
+from .samples import Sample
 from .scorers import Score, scorer_name, scorer_params
 from .solvers import solver_spec
 from .state import Roles, TaskState
@@ -71,6 +73,40 @@ def _sample_json(state: TaskState, scores: dict[str, Score], model: str, seconds
     if sample.choices is not None:
         out["choices"] = list(sample.choices)
     return out
+
+
+def _solve_and_score(
+    task: Task, roles: Roles, items: Sequence[tuple[Sample, int]], model_name: str, failures: dict[str, int]
+) -> list[dict[str, Any]]:
+    """One batch through the solvers and scorers; each sample's log entry. Counts failed scores in place."""
+    start = time.perf_counter()
+    states = [TaskState.start(sample, epoch) for sample, epoch in items]
+    for solver in task.solver:
+        solver(states, roles)
+    by_scorer = {scorer_name(s): s(states, roles) for s in task.scorer}
+    seconds = (time.perf_counter() - start) / len(states)
+    entries = []
+    for i, state in enumerate(states):
+        scores = {name: scored[i] for name, scored in by_scorer.items()}
+        for name, score in scores.items():
+            failures[name] = failures.get(name, 0) + score.failed
+        entries.append(_sample_json(state, scores, model_name, seconds))
+    return entries
+
+
+def _one_at_a_time(
+    task: Task, roles: Roles, item: tuple[Sample, int], model_name: str, failures: dict[str, int]
+) -> list[dict[str, Any]]:
+    """After a batch failed: the sample alone, and if it fails too, a log entry holding its error."""
+    try:
+        return _solve_and_score(task, roles, [item], model_name, failures)
+    except Exception as e:
+        sample, epoch = item
+        message = f"{type(e).__name__}: {e}"
+        return [{"id": sample.id, "epoch": epoch, "input": sample.input,
+                 "target": list(sample.target) if isinstance(sample.target, tuple) else sample.target,
+                 "scores": {}, "metadata": dict(sample.metadata),
+                 "error": {"message": message, "traceback": traceback.format_exc(), "traceback_ansi": message}}]  # fmt: skip
 
 
 def _eval_spec(
@@ -129,8 +165,12 @@ def eval_task(
     epochs: int | None = None,
     batch_size: int = 32,
     out: str | Path = "runs",
+    fail_on_error: bool = True,
 ) -> EvalRun:
-    """Evaluate ``model`` (the target, or all roles) on ``task`` into ``out/eval-<task>-<time>/``."""
+    """Evaluate ``model`` (the target, or all roles) on ``task`` into ``out/eval-<task>-<time>/``.
+
+    ``fail_on_error=False``: a batch that raises (an endpoint that errors, a prompt too long) is retried one
+    sample at a time, and a sample that still fails is logged with its error and counted, not scored."""
     roles = model if isinstance(model, Roles) else Roles(target=model)
     for scorer in task.scorer:
         for role in getattr(scorer, "needs", ()):
@@ -164,18 +204,17 @@ def eval_task(
                 agreement = scorer.validate(roles)
                 judges[scorer_name(scorer)] = {**agreement.as_dict(), "trusted": agreement.trusted}
         for first in range(0, len(work), batch_size):
-            batch_start = time.perf_counter()
-            states = [TaskState.start(sample, epoch) for sample, epoch in work[first : first + batch_size]]
-            for solver in task.solver:
-                solver(states, roles)
-            by_scorer = {scorer_name(s): s(states, roles) for s in task.scorer}
-            seconds = (time.perf_counter() - batch_start) / len(states)
-            batch = []
-            for i, state in enumerate(states):
-                scores = {name: scored[i] for name, scored in by_scorer.items()}
-                for name, score in scores.items():
-                    failures[name] = failures.get(name, 0) + score.failed
-                batch.append(_sample_json(state, scores, model_name, seconds))
+            items = work[first : first + batch_size]
+            try:
+                batch = _solve_and_score(task, roles, items, model_name, failures)
+            except Exception:
+                if fail_on_error:
+                    raise
+                batch = [
+                    entry
+                    for item in items
+                    for entry in _one_at_a_time(task, roles, item, model_name, failures)
+                ]
             with (run.path / "samples.jsonl").open("a", encoding="utf-8") as f:
                 f.write("".join(json.dumps(strict_json(s), ensure_ascii=False) + "\n" for s in batch))
             samples.extend(batch)
@@ -187,8 +226,9 @@ def eval_task(
         raise
 
     scores = reduce_scores(task, samples, failures, judges)
+    errors = sum("error" in s for s in samples)
     results = {
-        "total_samples": len(work), "completed_samples": len(samples),
+        "total_samples": len(work), "completed_samples": len(samples) - errors,
         "scores": [{"name": r.name, "scorer": r.name, "params": scorer_params(s), "metrics": metrics_json(r.metrics),
                     "scored_samples": r.scored, "unscored_samples": r.failed,
                     **({"metadata": {"judge_validation": r.judge}} if r.judge else {})}
@@ -197,11 +237,12 @@ def eval_task(
     path = log("success", results)
     duration = round(time.perf_counter() - start, 2)
     write_text_atomic(
-        run.path / "report.md", render_report(task, model_name, scores, len(samples), duration, path)
+        run.path / "report.md", render_report(task, model_name, scores, len(samples), duration, path, errors)
     )
     write_json_atomic(
         run.path / "results.json",
         {"task": task.name, "args": task.args, "model": model_name, "samples": len(dataset), "epochs": epochs,
+         "errors": errors,
          "scores": [{"scorer": r.name, "metrics": r.metrics, "scored": r.scored, "failed": r.failed,
                      **({"judge_validation": r.judge} if r.judge else {})} for r in scores],
          "log": str(path.relative_to(run.path)), "duration_s": duration, "alignlab_version": __version__},
@@ -214,12 +255,14 @@ def _fmt(value: float) -> str:
 
 
 def render_report(
-    task: Task, model: str, scores: list[ScorerResult], n: int, seconds: float, log: Path
+    task: Task, model: str, scores: list[ScorerResult], n: int, seconds: float, log: Path, errors: int = 0
 ) -> str:
+    failed = f" {errors} of them failed with an error (logged with the sample, not scored)." if errors else ""
     lines = [
         f"# eval: {task.name}",
         "",
-        f"Model `{model}`, {n} sample-epochs in {seconds:.1f} s. Arguments: `{json.dumps(task.args, default=str)}`.",
+        f"Model `{model}`, {n} sample-epochs in {seconds:.1f} s.{failed} Arguments: "
+        f"`{json.dumps(task.args, default=str)}`.",
         f"Inspect log: `{log.parent.name}/{log.name}` (`inspect view --log-dir {log.parent}`).",
         "",
         "| scorer | " + " | ".join(["metric", "value"]) + " | scored | failed |",
