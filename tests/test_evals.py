@@ -470,9 +470,15 @@ def test_alignlab_eval_against_an_endpoint(toy, serve, tmp_path, monkeypatch, ca
 def test_with_fail_on_error_off_a_failing_sample_is_logged_and_counted(toy, tmp_path):
     """The same too-long sample: its batch is retried one sample at a time, the others are scored, and it is
     logged with its error (Inspect's sample error field) and counted, not scored."""
-    samples = [Sample("alpha beta", "x", 1), Sample("beta", "x", 2), Sample(" ".join(["alpha"] * 600), "x", 3)]
+    samples = [
+        Sample("alpha beta", "x", 1),
+        Sample("beta", "x", 2),
+        Sample(" ".join(["alpha"] * 600), "x", 3),
+    ]
     task = Task("long", samples, [Generate(max_tokens=2)], [Includes()])
-    run = eval_task(task, HFGenerator(*toy), model_name="toy", batch_size=3, out=tmp_path, fail_on_error=False)
+    run = eval_task(
+        task, HFGenerator(*toy), model_name="toy", batch_size=3, out=tmp_path, fail_on_error=False
+    )
     assert [s["id"] for s in run.samples] == [1, 2, 3] and run.scores[0].scored == 2
     assert "longer than" in run.samples[2]["error"]["message"] and run.samples[2]["scores"] == {}
     results = json.loads((run.folder.path / "results.json").read_text())

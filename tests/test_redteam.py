@@ -99,3 +99,24 @@ def test_power_law_fit_recovers_its_exponent():
     ns = [1, 2, 4, 8, 16, 32, 64]
     c, alpha, k = fit_power_law(ns, power_law(__import__("numpy").array(ns, dtype=float), 2.0, 0.7, 0.3))
     assert (c, alpha, k) == pytest.approx((2.0, 0.7, 0.3), rel=1e-3)
+
+
+@pytest.mark.slow
+def test_attempts_run_against_an_endpoint_and_survive_its_errors(toy, serve, tmp_path):
+    """Through a real `alignlab serve`: converted attempts are answered over HTTP; one attempt too long for the
+    served model's context makes the server answer 400, which is logged with that attempt and counted."""
+    from alignlab.evals import Includes, Sample, Task, eval_task
+    from alignlab.evals.solvers import Generate
+    from alignlab.generation import HFGenerator, OpenAIGenerator
+
+    url = serve(HFGenerator(*toy), "toy-llama-tiny")
+    base = Task("probe", [Sample("alpha beta", "beta", 1), Sample(" ".join(["alpha"] * 400), "beta", 2)],
+                [Generate(max_tokens=2)], [Includes()])  # fmt: skip
+    task = attempts_task(base, [(), ("leetspeak",), ("roleplay",)])
+    run = eval_task(task, OpenAIGenerator("toy-llama-tiny", base_url=url), model_name="toy-llama-tiny",
+                    batch_size=3, out=tmp_path, fail_on_error=False)  # fmt: skip
+    errored = [s for s in run.samples if "error" in s]
+    assert len(run.samples) == 6 and {s["id"] for s in errored} == {"2--none", "2--leetspeak", "2--roleplay"}
+    assert all("400" in s["error"]["message"] for s in errored)
+    table = {r.stack: r.attempts for r in success_by_stack(run.samples, "includes", lambda v: v == "C")}
+    assert table == {"none": 1, "leetspeak": 1, "roleplay": 1}
