@@ -120,3 +120,36 @@ def test_attempts_run_against_an_endpoint_and_survive_its_errors(toy, serve, tmp
     assert all("400" in s["error"]["message"] for s in errored)
     table = {r.stack: r.attempts for r in success_by_stack(run.samples, "includes", lambda v: v == "C")}
     assert table == {"none": 1, "leetspeak": 1, "roleplay": 1}
+
+
+def test_gcg_finds_a_suffix_that_makes_the_target_likelier(toy):
+    """On a trained toy model: the best loss of a two-token target never rises, ends clearly below where it
+    started (3.98 -> 2.94 here), and the search is the same for the same seed. (On this 51-word vocabulary
+    random single-token substitution does as well; the gradient's advantage needs a large vocabulary.)"""
+    import torch
+
+    from alignlab.redteam.gcg import gcg, target_loss
+
+    model, tokenizer = toy
+    words = list(range(tokenizer.convert_tokens_to_ids(tokenizer.convert_ids_to_tokens(20)), len(tokenizer)))
+    prompt, target, start = words[:4], [words[10], words[3]], [words[0]] * 6
+    result = gcg(
+        model, prompt, target, suffix_ids=start, steps=25, top_k=8, candidates=32, allowed=words, seed=0
+    )
+    assert len(result.losses) == 26 and all(b <= a for a, b in zip(result.losses, result.losses[1:], strict=False))
+    assert result.losses[-1] < 0.8 * result.losses[0]
+    assert set(result.suffix_ids) <= set(words) and len(result.suffix_ids) == 6
+    table = model.get_input_embeddings().weight
+    with torch.no_grad():
+        again = target_loss(
+            model, table[torch.tensor([prompt + result.suffix_ids + target])], torch.tensor([target])
+        )
+    assert float(again[0]) == pytest.approx(result.losses[-1], rel=1e-4)
+    assert (
+        gcg(
+            model, prompt, target, suffix_ids=start, steps=5, top_k=8, candidates=32, allowed=words, seed=0
+        ).suffix_ids
+        == gcg(
+            model, prompt, target, suffix_ids=start, steps=5, top_k=8, candidates=32, allowed=words, seed=0
+        ).suffix_ids
+    )

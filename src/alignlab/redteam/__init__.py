@@ -12,5 +12,7 @@ _EXPORTS = {
     "StackResult": "attempts",
     "many_shot_nll": "many_shot",
     "fit_power_law": "many_shot",
+    "gcg": "gcg",
+    "GCGResult": "gcg",
 }
 __all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

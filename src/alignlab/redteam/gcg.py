@@ -1,0 +1,79 @@
+"""Greedy coordinate gradient (GCG; Zou et al. 2023): search for an adversarial suffix that makes a white-box
+model emit a target. Each step takes the gradient of the target's loss with respect to a one-hot encoding of
+the suffix, keeps the top-k tokens per position (most negative gradient), evaluates a batch of candidates that
+each change one position to one of them, and keeps the best suffix found so far."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class GCGResult:
+    suffix_ids: list[int]
+    losses: list[float]
+    """The best target loss (mean NLL per target token) after each step; the first entry is the start."""
+
+
+def target_loss(model, embeds: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
+    """Mean NLL of the target, which fills the last len(target) positions of ``embeds``: (B, T, d) -> (B,)."""
+    logits = model(inputs_embeds=embeds).logits
+    n = target_ids.shape[-1]
+    predicted = logits[:, -n - 1 : -1].float()  # position t predicts token t + 1
+    return F.cross_entropy(
+        predicted.transpose(1, 2), target_ids.expand(len(embeds), -1), reduction="none"
+    ).mean(1)
+
+
+def gcg(
+    model,
+    prompt_ids: Sequence[int],
+    target_ids: Sequence[int],
+    *,
+    suffix_ids: Sequence[int],
+    steps: int = 50,
+    top_k: int = 32,
+    candidates: int = 64,
+    allowed: Sequence[int] | None = None,
+    seed: int = 0,
+) -> GCGResult:
+    """Optimise ``suffix_ids`` (its length is kept) placed after ``prompt_ids`` so that ``target_ids`` follow.
+    ``allowed`` restricts the tokens a suffix may use (e.g. no special tokens)."""
+    device = next(model.parameters()).device
+    table = model.get_input_embeddings().weight  # (V, d)
+    prompt = torch.tensor([list(prompt_ids)], device=device)
+    target = torch.tensor([list(target_ids)], device=device)
+    suffix = torch.tensor(list(suffix_ids), device=device)
+    mask = torch.full((table.shape[0],), float("inf"), device=device)
+    mask[torch.tensor(list(allowed), device=device) if allowed is not None else slice(None)] = 0.0
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    fixed_before, fixed_after = table[prompt].detach(), table[target].detach()
+
+    def losses_of(suffixes: torch.Tensor) -> torch.Tensor:
+        embeds = torch.cat([fixed_before.expand(len(suffixes), -1, -1), table[suffixes],
+                            fixed_after.expand(len(suffixes), -1, -1)], 1)  # fmt: skip
+        return target_loss(model, embeds, target)
+
+    with torch.no_grad():
+        best = float(losses_of(suffix[None])[0])
+    history = [best]
+    for _ in range(steps):
+        one_hot = F.one_hot(suffix, table.shape[0]).to(table.dtype).requires_grad_(True)
+        embeds = torch.cat([fixed_before, (one_hot @ table)[None], fixed_after], 1)
+        (grad,) = torch.autograd.grad(target_loss(model, embeds, target).sum(), one_hot)
+        top = (
+            (grad + mask).topk(top_k, dim=1, largest=False).indices
+        )  # (L, k): tokens that lower the loss most
+        positions = torch.randint(len(suffix), (candidates,), generator=generator).to(device)
+        choices = top[positions, torch.randint(top_k, (candidates,), generator=generator).to(device)]
+        batch = suffix.repeat(candidates, 1)
+        batch[torch.arange(candidates, device=device), positions] = choices
+        with torch.no_grad():
+            scores = losses_of(batch)
+        i = int(scores.argmin())
+        if float(scores[i]) < best:
+            best, suffix = float(scores[i]), batch[i]
+        history.append(best)
+    return GCGResult(suffix.tolist(), history)
