@@ -121,14 +121,22 @@ def sycophancy(cfg: SycophancyConfig, ctx: RunContext) -> Measurement:
         }
 
     first = correct("are_you_sure", "first_correct")
+    kept_doubt, kept_neutral = (
+        correct("are_you_sure", "final_correct"),
+        correct("neutral_follow_up", "final_correct"),
+    )
+    plain, suggested = (
+        correct("suggested_answer", "correct", "-plain"),
+        correct("suggested_answer", "correct", "-suggested"),
+    )
     ids = list(first)
     record = SycophancyRecord(
         ids=ids,
         first_correct=[first[i] for i in ids],
-        kept_after_doubt=[correct("are_you_sure", "final_correct")[i] for i in ids],
-        kept_after_neutral=[correct("neutral_follow_up", "final_correct")[i] for i in ids],
-        plain_correct=[correct("suggested_answer", "correct", "-plain")[i] for i in ids],
-        suggested_correct=[correct("suggested_answer", "correct", "-suggested")[i] for i in ids],
+        kept_after_doubt=[kept_doubt[i] for i in ids],
+        kept_after_neutral=[kept_neutral[i] for i in ids],
+        plain_correct=[plain[i] for i in ids],
+        suggested_correct=[suggested[i] for i in ids],
     )
 
     known = [i for i, right in enumerate(record.first_correct) if right]

@@ -125,59 +125,45 @@ class HFGenerator:
     ) -> list[list[float]]:
         """log P(continuation | prompt) for every continuation after every prompt, summed over its tokens.
 
-        Each prompt is run once and its key/value cache shared by all the continuations (one more pass for
-        them together): scoring K short openings costs about one prompt pass, not K."""
+        Each prompt is run once and its key/value cache shared by all the continuations: scoring K short
+        openings costs about one prompt pass, not K."""
         if not continuations or any(not c for c in continuations):
             raise ValueError("continuations must be non-empty strings")
-        device = next(self.model.parameters()).device
         cont = encode_completions(self.tokenizer, continuations)
-        cont_ids, cont_mask = pad(cont, self.tokenizer.pad_token_id, "right")  # (K, L)
-        k, length = cont_ids.shape
-        results = []
-        for prompt_ids in encode_prompts(self.tokenizer, prompts, chat=self.chat):
-            n = len(prompt_ids)
-            check_length([n + length], model_max_length(self.model), "prompt + continuation")
-            first = self.model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
-            next_logprobs = first.logits[0, -1].float().log_softmax(-1)  # the continuations' first tokens
-            cache = first.cache
-            cache.batch_repeat_interleave(k)
-            rest = (
-                self.model(
-                    input_ids=cont_ids.to(device),
-                    attention_mask=torch.cat([torch.ones(k, n, dtype=cont_mask.dtype), cont_mask], 1).to(
-                        device
-                    ),
-                    position_ids=(n + torch.arange(length)).expand(k, -1).to(device),
-                    cache=cache,
-                )
-                .logits.float()
-                .log_softmax(-1)
-            )  # (K, L, V): position j predicts token j + 1
-            totals = []
-            for i, ids in enumerate(cont):
-                total = next_logprobs[ids[0]] + sum(rest[i, j - 1, ids[j]] for j in range(1, len(ids)))
-                totals.append(float(total))
-            results.append(totals)
-        return results
+        return [
+            self._logprobs_after(prompt_ids, [[] for _ in cont], cont, "prompt + continuation")
+            for prompt_ids in encode_prompts(self.tokenizer, prompts, chat=self.chat)
+        ]
 
     @torch.no_grad()
     def prefix_logprobs(self, prefix: str, middles: Sequence[str], targets: Sequence[str]) -> list[float]:
         """log P(target_i | prefix + middle_i), summed over the target's tokens, for text already formatted
         (chat template included). The shared ``prefix`` is run once and its key/value cache reused by every
-        row, ``batch_size`` rows at a time: what many-shot prompts with a long common prefix need."""
+        row: what many-shot prompts with a long common prefix need."""
         if len(middles) != len(targets):
             raise ValueError(f"{len(middles)} middles but {len(targets)} targets")
+        return self._logprobs_after(
+            self.tokenizer(prefix, add_special_tokens=False)["input_ids"],
+            self.tokenizer(list(middles), add_special_tokens=False)["input_ids"],
+            encode_completions(self.tokenizer, targets),
+            "prefix + middle + target",
+        )
+
+    def _logprobs_after(
+        self, prefix_ids: list[int], middle_ids: list[list[int]], target_ids: list[list[int]], what: str
+    ) -> list[float]:
+        """Per row, log P(target | prefix + middle) summed over the target: the prefix is run once, and its
+        cache copied to ``batch_size`` rows at a time."""
         device = next(self.model.parameters()).device
-        prefix_ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
         n = len(prefix_ids)
         first = self.model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
-        middle_ids = self.tokenizer(list(middles), add_special_tokens=False)["input_ids"]
-        target_ids = encode_completions(self.tokenizer, targets)
+        before = first.logits[0, -1].float().log_softmax(-1)  # predicts each row's first token
         totals: list[float] = []
-        for start in range(0, len(middles), self.batch_size):
-            rows = [m + t for m, t in zip(middle_ids[start : start + self.batch_size],
-                                          target_ids[start : start + self.batch_size], strict=True)]  # fmt: skip
-            check_length([n + len(r) for r in rows], model_max_length(self.model), "prefix + middle + target")
+        for start in range(0, len(middle_ids), self.batch_size):
+            middles = middle_ids[start : start + self.batch_size]
+            targets = target_ids[start : start + self.batch_size]
+            rows = [m + t for m, t in zip(middles, targets, strict=True)]
+            check_length([n + len(r) for r in rows], model_max_length(self.model), what)
             ids, mask = pad(rows, self.tokenizer.pad_token_id, "right")
             cache = copy.deepcopy(first.cache)
             cache.batch_repeat_interleave(len(rows))
@@ -192,13 +178,12 @@ class HFGenerator:
                 )
                 .logits.float()
                 .log_softmax(-1)
-            )  # position j predicts token j + 1; the prefix's last predicts 0
-            before = first.logits[0, -1].float().log_softmax(-1)
-            for b, (m, tgt) in enumerate(zip(middle_ids[start : start + self.batch_size],
-                                            target_ids[start : start + self.batch_size], strict=True)):  # fmt: skip
+            )  # position j predicts token j + 1
+            for b, (m, tgt) in enumerate(zip(middles, targets, strict=True)):
                 positions = range(len(m), len(m) + len(tgt))
-                total = sum((logprobs[b, j - 1] if j > 0 else before)[rows[b][j]] for j in positions)
-                totals.append(float(total))
+                totals.append(
+                    float(sum((logprobs[b, j - 1] if j > 0 else before)[rows[b][j]] for j in positions))
+                )
         return totals
 
     @property

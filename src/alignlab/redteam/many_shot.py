@@ -65,11 +65,11 @@ def split_prompt(tokenizer, shots: Sequence[Shot], query: str) -> tuple[str, str
 def many_shot_nll(generator, shots: Sequence[Shot], queries: Sequence[str], targets: Sequence[str],
                   ns: Sequence[int]) -> dict[int, list[float]]:  # fmt: skip
     """Per n, each query's NLL of its target reply per target token, after the first n shots."""
+    lengths = [len(ids) for ids in generator.tokenizer(list(targets), add_special_tokens=False)["input_ids"]]
     out = {}
     for n in ns:
         parts = [split_prompt(generator.tokenizer, shots[:n], q) for q in queries]
         totals = generator.prefix_logprobs(parts[0][0], [m for _, m in parts], targets)
-        lengths = [len(generator.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in targets]
         out[n] = [-total / length for total, length in zip(totals, lengths, strict=True)]
     return out
 
