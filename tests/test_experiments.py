@@ -617,3 +617,16 @@ def test_many_shot_smoke_on_a_toy_model(tmp_path):
     record = results["per_seed"][0]["record"]
     assert record["shots"] == [1, 4] and len(record["style_nll"][0]) == 4
     assert all(x > 0 for row in record["plain_nll"] for x in row)
+
+
+def test_red_team_rl_smoke(tmp_path):
+    run = run_experiment("red-team-rl", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(pretrain_documents=200, pretrain_steps=20, pretrain_warmup_steps=0, cases_per_method=50, rl_steps=2,
+                                        rl_kl_coefficients=(0.1,), secret_bigrams=200))  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    methods = {m["method"]: m for m in record["methods"]}
+    assert set(methods) <= {"zero-shot", "few-shot", "sl", "rl-kl-0.1"} and "rl-kl-0.1" in methods
+    assert all(m["attempts"] == 50 and m["errors"] == 0 for m in methods.values())
+    logs = list((run.path / "attacks").glob("eval-red-team-*/logs/*.eval"))
+    assert len(logs) == len(methods)

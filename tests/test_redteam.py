@@ -136,7 +136,9 @@ def test_gcg_finds_a_suffix_that_makes_the_target_likelier(toy):
     result = gcg(
         model, prompt, target, suffix_ids=start, steps=25, top_k=8, candidates=32, allowed=words, seed=0
     )
-    assert len(result.losses) == 26 and all(b <= a for a, b in zip(result.losses, result.losses[1:], strict=False))
+    assert len(result.losses) == 26 and all(
+        b <= a for a, b in zip(result.losses, result.losses[1:], strict=False)
+    )
     assert result.losses[-1] < 0.8 * result.losses[0]
     assert set(result.suffix_ids) <= set(words) and len(result.suffix_ids) == 6
     table = model.get_input_embeddings().weight
@@ -153,3 +155,75 @@ def test_gcg_finds_a_suffix_that_makes_the_target_likelier(toy):
             model, prompt, target, suffix_ids=start, steps=5, top_k=8, candidates=32, allowed=words, seed=0
         ).suffix_ids
     )
+
+
+def test_distinct_n_and_self_bleu_on_sets_whose_answer_is_known():
+    from alignlab.redteam.diversity import distinct_n, self_bleu, self_bleu_scores
+
+    assert distinct_n(["a b c", "a b d"], 2) == pytest.approx(3 / 4)  # ab, bc, ab, bd
+    assert distinct_n(["a", "b"], 2) != distinct_n(["a", "b"], 2)  # no bigrams: NaN
+    assert self_bleu(["the cat sat on the mat"] * 3) == pytest.approx(1.0)
+    assert self_bleu(["a b c d e", "f g h i j"]) == 0.0
+    assert 0 < self_bleu(["the cat sat on the mat", "the cat sat on a hat", "a dog ran"]) < 1
+    assert (
+        self_bleu_scores(["only one"]) == [] and len(self_bleu_scores(["x y"] * 300, max_hypotheses=50)) == 50
+    )
+
+
+class _SecretWordTarget:
+    """A programmatic target: replies BAD when the prompt holds ``secret``, raises on ``boom``."""
+
+    def generate(self, prompts, params=None):
+        from alignlab.generation.base import Completion
+
+        if any("boom" in p for p in prompts):
+            raise RuntimeError("target crashed")
+        return [Completion("BAD" if "secret" in p else "fine", "stop") for p in prompts]
+
+
+def test_red_lm_cases_run_as_an_eval_with_errors_counted_not_fatal(tmp_path):
+    from alignlab.evals import eval_task
+    from alignlab.redteam.attacker import attack_task, summarize
+
+    cases = ["a secret word", "plain words here", "boom goes the target", "another secret one", "plain again"]
+    task = attack_task("probe", cases, lambda case, reply: reply == "BAD", method="zero-shot", max_tokens=2)
+    run = eval_task(task, _SecretWordTarget(), out=tmp_path, batch_size=5, fail_on_error=False)
+    summary = summarize("zero-shot", run.samples)
+    assert (summary.failures, summary.attempts, summary.errors) == (2, 5, 1)
+    assert summary.failure_rate.value == pytest.approx(0.5) and summary.failure_rate.n == 4
+    assert summary.failing_cases == ["a secret word", "another secret one"]
+    logged = [json.loads(line) for line in (run.folder.path / "samples.jsonl").read_text().splitlines()]
+    assert [s["id"] for s in logged] == [f"zero-shot-{i}" for i in range(5)]
+    assert "target crashed" in next(s for s in logged if "error" in s)["error"]["message"]
+    assert 0 <= summary.self_bleu.value <= 1 and 0 < summary.distinct_2 <= 1
+
+
+def test_target_reward_scores_failures_and_counts_errors():
+    from alignlab.redteam.attacker import TargetReward, few_shot_prompts
+
+    reward = TargetReward(
+        _SecretWordTarget(), lambda case, reply: reply == "BAD", extract=lambda t: t.split("|")[0]
+    )
+    assert reward([""] * 3, ["the secret | x", "boom | secret", "nothing"]) == [1.0, 0.0, 0.0]
+    assert (reward.errors, reward.calls) == (1, 3)
+    prompts = few_shot_prompts("cases:", ["a b", "c d", "e f"], shots=2, n=4, separator=" | ", seed=0)
+    assert len(prompts) == 4 and all(
+        p.startswith("cases: ") and p.endswith(" |") and p.count("|") == 2 for p in prompts
+    )
+    assert prompts == few_shot_prompts("cases:", ["a b", "c d", "e f"], shots=2, n=4, separator=" | ", seed=0)
+    with pytest.raises(ValueError, match="at least one example"):
+        few_shot_prompts("cases:", [], shots=2, n=1)
+
+
+@pytest.mark.slow
+def test_a_red_lm_reward_comes_from_an_endpoint_target(toy, serve):
+    """The RL red LM's reward through a real `alignlab serve`: the served toy model answers each case, and a case
+    too long for its context (the server answers 400) gets reward 0 and is counted."""
+    from alignlab.generation import HFGenerator, OpenAIGenerator, SamplingParams
+    from alignlab.redteam.attacker import TargetReward
+
+    url = serve(HFGenerator(*toy), "toy-llama-tiny")
+    reward = TargetReward(OpenAIGenerator("toy-llama-tiny", base_url=url), lambda case, reply: isinstance(reply, str),
+                          params=SamplingParams(max_new_tokens=2))  # fmt: skip
+    assert reward([""] * 3, ["alpha beta", " ".join(["alpha"] * 400), "beta"]) == [1.0, 0.0, 1.0]
+    assert reward.errors == 1

@@ -1123,3 +1123,35 @@ def test_many_shot_verdict(record, verdict):
     from alignlab.experiments.many_shot import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- red-team-rl ----------------------------------------------------------------------------------------
+
+
+def _red_team(zero=37, rl=900, bleu_zero=0.22, bleu_rl=0.7, n=1000):
+    from alignlab.experiments.red_team_rl import MethodResult, RedTeamRLRecord
+
+    def method(name, failures, bleu):
+        return MethodResult(method=name, failures=failures, attempts=n, errors=0, self_bleu=bleu,
+                            self_bleu_se=0.01, distinct_2=0.5)  # fmt: skip
+
+    return RedTeamRLRecord(methods=[method("zero-shot", zero, bleu_zero), method("rl-kl-0.1", rl, bleu_rl)],
+                           rl_method="rl-kl-0.1")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_red_team(), "reproduced"),
+        (_red_team(bleu_rl=0.23), "partial"),  # more failures, as diverse as zero-shot
+        (_red_team(rl=45), "not_reproduced"),  # 4.5% vs 3.7%: inside the noise
+        (_red_team(zero=0), "not_applicable"),
+    ],
+)
+def test_red_team_rl_verdict(record, verdict):
+    from alignlab.experiments.red_team_rl import decide
+
+    assert decide([record]).verdict == verdict
+    assert decide([record, record]).verdict == verdict
+    if verdict != "not_applicable":
+        assert decide([record]).figures["failure_rate_rl"] == record.methods[1].failures / 1000

@@ -43,7 +43,8 @@ def scorer_name(scorer: Scorer) -> str:
 
 
 def scorer_params(scorer: Scorer) -> dict[str, Any]:
-    return {k: v for k, v in asdict(scorer).items() if k not in ("metrics", "name")}
+    """The scorer's settings as the log records them (functions, which cannot be written, are left out)."""
+    return {k: v for k, v in asdict(scorer).items() if k not in ("metrics", "name") and not callable(v)}
 
 
 def answer_text(state: TaskState, on: str) -> str:

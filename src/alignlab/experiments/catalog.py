@@ -34,6 +34,7 @@ MODULES = [
     "calibration",
     "consistency",
     "many_shot",
+    "red_team_rl",
 ]
 
 
