@@ -630,3 +630,13 @@ def test_red_team_rl_smoke(tmp_path):
     assert all(m["attempts"] == 50 and m["errors"] == 0 for m in methods.values())
     logs = list((run.path / "attacks").glob("eval-red-team-*/logs/*.eval"))
     assert len(logs) == len(methods)
+
+
+def test_gcg_smoke(tmp_path):
+    run = run_experiment("gcg", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(n_words=32, documents=64, d_model=32, steps=5, warmup_steps=0, behaviours=2,
+                                        gcg_steps=3, top_k=4, candidates=8))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert record["steps"] == 3 and len(record["behaviours"]) == 2
+    assert all(len(b["gcg_loss"]) == len(b["random_loss"]) == 4 for b in record["behaviours"])
+    assert len(list((run.path / "attacks").glob("eval-gcg-*/logs/*.eval"))) == 2

@@ -227,3 +227,19 @@ def test_a_red_lm_reward_comes_from_an_endpoint_target(toy, serve):
                           params=SamplingParams(max_new_tokens=2))  # fmt: skip
     assert reward([""] * 3, ["alpha beta", " ".join(["alpha"] * 400), "beta"]) == [1.0, 0.0, 1.0]
     assert reward.errors == 1
+
+
+def test_gcg_reports_when_the_target_is_emitted_and_random_proposals_are_a_control(toy):
+    from alignlab.redteam.gcg import gcg, suffix_effect
+
+    model, tokenizer = toy
+    words = list(range(20, len(tokenizer)))
+    prompt, target, start = words[:4], [words[10], words[3]], [words[0]] * 6
+    for proposal in ("gradient", "random"):
+        result = gcg(model, prompt, target, suffix_ids=start, steps=15, top_k=8, candidates=32, allowed=words,
+                     proposal=proposal, seed=1)  # fmt: skip
+        assert len(result.emitted) == 16 and all(t in words for t in result.suffix_ids)
+        loss, emitted = suffix_effect(model, prompt, result.suffix_ids, target)
+        assert loss == pytest.approx(result.losses[-1], abs=1e-4) and emitted == result.emitted[-1]
+        first = result.first_success
+        assert first is None or (result.emitted[first] and not any(result.emitted[:first]))

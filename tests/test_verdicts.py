@@ -1155,3 +1155,33 @@ def test_red_team_rl_verdict(record, verdict):
     assert decide([record, record]).verdict == verdict
     if verdict != "not_applicable":
         assert decide([record]).figures["failure_rate_rl"] == record.methods[1].failures / 1000
+
+
+# --- gcg ------------------------------------------------------------------------------------------------
+
+
+def _gcg(gcg_hits=14, random_hits=3, transfers=8, start=0, n=16):
+    from alignlab.experiments.gcg import Behaviour, GCGRecord
+
+    return GCGRecord(steps=60, behaviours=[
+        Behaviour(gcg_first_success=10 if i < gcg_hits else None, random_first_success=30 if i < random_hits else None,
+                  start_emits=i < start, transfer_emits=i < transfers, transfer_start_emits=False,
+                  gcg_loss=[1.0], random_loss=[1.0])
+        for i in range(n)
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_gcg(), "reproduced"),
+        (_gcg(transfers=1), "partial"),  # white-box works, transfer not shown
+        (_gcg(random_hits=12), "not_reproduced"),  # random proposals do as well
+        (_gcg(start=9), "not_applicable"),  # the start suffix already works
+        (_gcg(n=0), "not_applicable"),
+    ],
+)
+def test_gcg_verdict(record, verdict):
+    from alignlab.experiments.gcg import decide
+
+    assert decide([record]).verdict == verdict

@@ -35,6 +35,7 @@ MODULES = [
     "consistency",
     "many_shot",
     "red_team_rl",
+    "gcg",
 ]
 
 

@@ -1,4 +1,5 @@
-"""Red teaming on the eval layer: prompt converters and attempts logged as eval samples."""
+"""Red teaming on the eval layer: converters, red LMs, many-shot prompts and GCG suffixes, every attempt
+logged as an eval sample."""
 
 from .._lazy import lazy_exports
 
@@ -14,5 +15,12 @@ _EXPORTS = {
     "fit_power_law": "many_shot",
     "gcg": "gcg",
     "GCGResult": "gcg",
+    "suffix_effect": "gcg",
+    "TargetReward": "attacker",
+    "attack_task": "attacker",
+    "summarize": "attacker",
+    "few_shot_prompts": "attacker",
+    "self_bleu": "diversity",
+    "distinct_n": "diversity",
 }
 __all__, __getattr__ = lazy_exports(__name__, _EXPORTS)
