@@ -640,3 +640,14 @@ def test_gcg_smoke(tmp_path):
     assert record["steps"] == 3 and len(record["behaviours"]) == 2
     assert all(len(b["gcg_loss"]) == len(b["random_loss"]) == 4 for b in record["behaviours"])
     assert len(list((run.path / "attacks").glob("eval-gcg-*/logs/*.eval"))) == 2
+
+
+def test_fuzzing_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment("fuzzing", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(model="toy-llama-tiny", safety_epochs=1, iterations=2, finalists=1,
+                                        selection_requests=2, converter_requests=1))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert len(record["plain_refusal"]) == len(record["seed_refusal"]) == len(record["fuzzed_refusal"]) == 24
+    assert len(record["search_hits"]) == 2 * 4 and "{query}" in record["best_seed"]
+    search = next((run.path / "attacks").glob("eval-fuzzing-search-*"))
+    assert len((search / "samples.jsonl").read_text().splitlines()) == (5 + 2) * 4

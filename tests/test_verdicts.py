@@ -1185,3 +1185,37 @@ def test_gcg_verdict(record, verdict):
     from alignlab.experiments.gcg import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- fuzzing --------------------------------------------------------------------------------------------
+
+
+def _fuzzing(plain=0.8, seed=0.55, fuzzed=0.3, first=0.1, last=0.5, n=24, queries=120):
+    from alignlab.experiments.fuzzing import FuzzingRecord
+
+    wobble = [0.05 * ((i * 7 % 5) / 4 - 0.5) for i in range(n)]
+    third = queries // 3
+    hits = (
+        [int(i % 10 < first * 10) for i in range(third)]
+        + [0] * third
+        + [int(i % 10 < last * 10) for i in range(third)]
+    )
+    return FuzzingRecord(plain_refusal=[plain + w for w in wobble], seed_refusal=[seed + w for w in wobble],
+                         fuzzed_refusal=[fuzzed - w for w in wobble], search_hits=hits, best_seed="a {query}",
+                         best_fuzzed="b {query}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_fuzzing(), "reproduced"),
+        (_fuzzing(last=0.1), "partial"),  # better held-out template, but the search did not improve
+        (_fuzzing(fuzzed=0.55), "not_reproduced"),
+        (_fuzzing(plain=0.3), "not_applicable"),  # the target does not refuse: nothing to jailbreak
+        (_fuzzing(n=0), "not_applicable"),
+    ],
+)
+def test_fuzzing_verdict(record, verdict):
+    from alignlab.experiments.fuzzing import decide
+
+    assert decide([record]).verdict == verdict

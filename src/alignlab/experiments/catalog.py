@@ -36,6 +36,7 @@ MODULES = [
     "many_shot",
     "red_team_rl",
     "gcg",
+    "fuzzing",
 ]
 
 

@@ -192,13 +192,30 @@ class TemplateFuzzer:
             state.messages[-1]["content"] = node.template.replace(SLOT, question)
         if self.generate is not None:
             self.generate(states, roles)
-        hits = [self.succeeded(score) for score in self.judge(states, roles)]
+        scores = self.judge(states, roles)
+        hits = [not score.failed and self.succeeded(score) for score in scores]
         if new and any(hits):
             node = self.tree.add(node.parent, node.template, node.mutator)
         node.trials += len(hits)
         node.successes += sum(hits)
         self.tree.update(path, sum(hits) / len(hits))
-        for state, hit in zip(states, hits, strict=True):
+        for state, score, hit in zip(states, scores, hits, strict=True):
             state.metadata.update(template_id=node.id if node.id >= 0 else None, template=node.template,
                                   mutator=node.mutator, parent=node.parent.id if node.parent else None,
-                                  search_success=hit)  # fmt: skip
+                                  search_score=score.value, search_success=hit)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SearchScore:
+    """The eval's scorer for a fuzzing search: the score the fuzzer's judge already gave each query (read from
+    the sample's metadata, so the target is not asked twice)."""
+
+    name: str
+    metrics: tuple[str, ...] = ("mean", "stderr")
+
+    def __call__(self, states: list[TaskState], roles: Roles) -> list[Score]:
+        return [
+            Score(s.metadata["search_score"]) if s.metadata.get("search_score") is not None
+            else Score(None, "the judge could not score this query", failed=True)
+            for s in states
+        ]  # fmt: skip
