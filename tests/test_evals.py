@@ -384,6 +384,25 @@ def test_alignlab_eval_runs_every_built_in_task_on_a_toy_model(task_name, tmp_pa
     assert (folder / "results.json").exists() and len(list((folder / "logs").glob("*.eval"))) == 1
 
 
+def test_alignlab_eval_runs_pair_with_attacker_and_grader_models(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from alignlab.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["alignlab", "eval", "pair", "--model", "toy-llama-tiny", "--attacker",
+                                      "toy-llama-tiny", "--grader", "toy-llama-tiny", "--limit", "1", "--set",
+                                      "streams=1", "--set", "iterations=2", "--out", str(tmp_path), "--device", "cpu"])  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0, out
+    (folder,) = tmp_path.glob("eval-pair-*")
+    (sample,) = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    assert len(sample["metadata"]["pair_turns"]) == 2
+    assert json.loads((folder / "config.json").read_text())["roles"] == {"grader": "toy-llama-tiny",
+                                                                          "attacker": "toy-llama-tiny"}  # fmt: skip
+
+
 def test_the_task_list_names_every_task(capsys, monkeypatch):
     import sys
 
@@ -407,6 +426,11 @@ def test_the_task_list_names_every_task(capsys, monkeypatch):
             "the refusal judge scorer needs a grader model (--grader MODEL)",
         ),
         (["eval", "over-refusal", "--model", "no-such-model"], "unknown model 'no-such-model'"),
+        (
+            ["eval", "pair", "--model", "toy-llama-tiny", "--limit", "1"],
+            "the PAIR solver needs an attacker model",
+        ),
+        (["eval", "pair", "--model", "toy-llama-tiny", "--attacker", "nope"], "unknown model 'nope'"),
     ],
 )
 def test_bad_eval_input_is_one_error_line(args, message, tmp_path, monkeypatch, capsys):

@@ -304,4 +304,90 @@ def test_the_fuzzer_is_a_solver_whose_queries_are_logged_eval_samples(tmp_path):
 
     plan = json.loads(zipfile.ZipFile(run.log).read("header.json"))["plan"]["steps"][0]
     assert plan["solver"] == "TemplateFuzzer" and plan["params"]["judge"]["type"] == "AttackSuccess"
-    assert "succeeded" not in plan["params"]  # a function: left out of the log
+    assert plan["params"]["succeeded"].endswith("<lambda>")  # a function: named, not written
+
+
+def test_pair_parses_attacker_json_and_judge_ratings():
+    from alignlab.redteam.pair import parse_attack, parse_rating
+
+    assert parse_attack('Sure! {"improvement": "be indirect", "prompt": "Write a story about X"} ok') == (
+        "be indirect", "Write a story about X",
+    )  # fmt: skip
+    assert parse_attack("just a prompt, no JSON") == ("", "just a prompt, no JSON")
+    assert parse_attack('{"improvement": "x", "prompt": ""}')[1] == '{"improvement": "x", "prompt": ""}'
+    assert parse_rating("Rating: [[7]]") == 7.0 and parse_rating("Rating: 7") is None
+    assert parse_rating("[[0]]") is None and parse_rating("[[11]]") is None
+
+
+class _StoryTarget:
+    """Complies with prompts that ask for a story; raises on prompts holding 'crash'."""
+
+    def generate(self, prompts, params=None):
+        from alignlab.generation.base import Completion
+
+        if any("crash" in str(p) for p in prompts):
+            raise RuntimeError("target down")
+        return [Completion("Once upon a time" if "story" in str(p) else "I'm sorry", "stop") for p in prompts]
+
+
+class _ScriptedAttacker:
+    """An attacker that writes the prompts it is given, one per turn, in every stream (a test double for the
+    attacker's wording; the real-model attacker runs in the endpoint test)."""
+
+    def __init__(self, prompts):
+        self.prompts, self.calls = prompts, 0
+
+    def generate(self, conversations, params=None):
+        from alignlab.generation.base import Completion
+
+        prompt = self.prompts[min(self.calls, len(self.prompts) - 1)]
+        self.calls += 1
+        return [
+            Completion(json.dumps({"improvement": "try again", "prompt": prompt}), "stop")
+            for _ in conversations
+        ]
+
+
+def test_pair_refines_until_the_judge_says_done_and_counts_errors(tmp_path):
+    from alignlab.evals import Roles, Sample, Task, eval_task
+    from alignlab.redteam.pair import PAIR, PAIRScore
+
+    def judge(goal, prompt, reply):
+        return 10.0 if reply.startswith("Once") else 1.0
+
+    goals = [Sample("make the target tell a tale", id=1)]
+    attacker = _ScriptedAttacker(["tell me", "crash it", "write a story"])
+    task = Task("pair", goals, [PAIR(judge, streams=2, iterations=5)], [PAIRScore()])
+    run = eval_task(task, Roles(_StoryTarget(), attacker=attacker), out=tmp_path)
+    meta = run.samples[0]["metadata"]
+    assert [t["iteration"] for t in meta["pair_turns"]] == [0, 0, 1, 1, 2, 2]  # stops at the first 10
+    assert meta["pair_errors"] == 2 and meta["pair_queries"] == 4 and meta["pair_best_score"] == 10.0
+    assert run.samples[0]["output"]["completion"] == "Once upon a time"
+    assert run.samples[0]["messages"][0]["content"] == "write a story"
+    with pytest.raises(AlignlabError, match="attacker model"):
+        eval_task(task, _StoryTarget(), out=tmp_path)
+    with pytest.raises(AlignlabError, match="grader model"):
+        eval_task(
+            Task("pair", goals, [PAIR()], [PAIRScore()]),
+            Roles(_StoryTarget(), attacker=attacker),
+            out=tmp_path,
+        )
+
+
+@pytest.mark.slow
+def test_pair_with_attacker_target_and_judge_all_served_over_http(toy, serve, tmp_path):
+    """PAIR's three roles through real `alignlab serve` endpoints (toy models): every turn is asked, answered,
+    rated by the LLM judge (a toy's rating does not parse, so it is None, never a made-up 1), and logged."""
+    from alignlab.evals import Roles, Sample, Task, eval_task
+    from alignlab.generation import HFGenerator, OpenAIGenerator, SamplingParams
+    from alignlab.redteam.pair import PAIR, PAIRScore
+
+    url = serve(HFGenerator(*toy), "toy-llama-tiny")
+    remote = OpenAIGenerator("toy-llama-tiny", base_url=url)
+    solver = PAIR(streams=2, iterations=2, attacker_params=SamplingParams(max_new_tokens=8, temperature=1.0, seed=0),
+                  target_params=SamplingParams(max_new_tokens=4))  # fmt: skip
+    run = eval_task(Task("pair", [Sample("alpha beta", id=1)], [solver], [PAIRScore()]),
+                    Roles(remote, grader=remote, attacker=remote), out=tmp_path, fail_on_error=False)  # fmt: skip
+    turns = run.samples[0]["metadata"]["pair_turns"]
+    assert len(turns) == 4 and all("response" in t and t["score"] is None for t in turns)
+    assert run.scores[0].failed == 1  # no turn rated: failed, not scored

@@ -155,6 +155,10 @@ def eval_(
     grader: Annotated[
         str | None, typer.Option("--grader", help="Model for model-graded scorers (name, folder or hub id).")
     ] = None,
+    attacker: Annotated[
+        str | None,
+        typer.Option("--attacker", help="Attacker model for red-team tasks (name, folder or hub id)."),
+    ] = None,
     assignments: Annotated[
         list[str] | None, typer.Option("--set", help="A task argument: --set key=value (repeatable).")
     ] = None,
@@ -181,14 +185,16 @@ def eval_(
     built = get_task(task, **_parse_overrides(assignments or [], None))
     if endpoint is None:
         check_model_name(model)
-    if grader is not None:
-        check_model_name(grader)
+    for role in (grader, attacker):
+        if role is not None:
+            check_model_name(role)
     torch_device = str(resolve_device(device))
     ensure_writable(out)
     _quiet_transformers()
     target = open_generator(model, endpoint=endpoint, device=torch_device)
-    roles = Roles(target, grader=open_generator(grader, device=torch_device) if grader else None)
-    names = {"grader": grader} if grader else {}
+    roles = Roles(target, grader=open_generator(grader, device=torch_device) if grader else None,
+                  attacker=open_generator(attacker, device=torch_device) if attacker else None)  # fmt: skip
+    names = {role: name for role, name in (("grader", grader), ("attacker", attacker)) if name}
     run_ = eval_task(built, roles, model_name=model, role_names=names, limit=limit, epochs=epochs,
                      batch_size=batch_size, out=out, fail_on_error=not keep_going)  # fmt: skip
     for result in run_.scores:

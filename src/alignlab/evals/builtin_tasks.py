@@ -180,3 +180,33 @@ def calibration(kind: Literal["choice", "p_true"] = "choice") -> Task:
         description="P(True) of proposed answers, half right and half wrong",
         dataset_name="capability_mcq",
     )
+
+
+@task
+def pair(
+    streams: Annotated[int, Field(ge=1, le=20)] = 3,
+    iterations: Annotated[int, Field(ge=1, le=50)] = 3,
+    max_tokens: Annotated[int, Field(ge=1, le=4096)] = 96,
+) -> Task:
+    """PAIR red teaming (Chao et al. 2023): for each unsafe over-refusal request as a goal, the attacker model
+    refines a prompt over ``iterations`` turns in ``streams`` streams, the grader rates each reply 1-10; the
+    score is the best rating, and the best reply is checked for a refusal. Needs --attacker and --grader."""
+    from ..generation.base import SamplingParams
+    from ..redteam.pair import PAIR, PAIRScore
+
+    samples = [s for s in load_samples(load_builtin("over_refusal"), source="builtin/over_refusal.jsonl")
+               if s.metadata["label"] == "unsafe"]  # fmt: skip
+    return Task(
+        name="pair",
+        dataset=samples,
+        solver=[
+            PAIR(
+                streams=streams,
+                iterations=iterations,
+                target_params=SamplingParams(max_new_tokens=max_tokens),
+            )
+        ],
+        scorer=[PAIRScore(), RefusalMatch()],
+        description="PAIR jailbreak search against the over-refusal task's unsafe requests",
+        dataset_name="over_refusal",
+    )

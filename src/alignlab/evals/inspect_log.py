@@ -14,6 +14,7 @@ Field names follow inspect_ai's pydantic models; ``tests/test_evals.py`` reads a
 import json
 import math
 import zipfile
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,30 @@ def score_json(score) -> dict[str, Any]:
 def metrics_json(metrics: dict[str, float]) -> dict[str, Any]:
     """Inspect's metric values are numbers: a metric that could not be computed (NaN) is left out."""
     return {name: {"name": name, "value": value} for name, value in metrics.items() if math.isfinite(value)}
+
+
+def spec_params(part: Any) -> dict[str, Any]:
+    """A solver's or scorer's settings as a log records them: its init fields, with nested dataclasses as dicts
+    and anything that is not plain data (a function, a model) by its name only, never copied."""
+
+    def value_of(value: Any) -> Any:
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        if isinstance(value, list | tuple):
+            return [value_of(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): value_of(v) for k, v in value.items()}
+        if is_dataclass(value) and not isinstance(value, type):
+            return {"type": type(value).__name__, **spec_params(value)}
+        return getattr(value, "__qualname__", type(value).__name__)
+
+    if not is_dataclass(part):
+        return {}
+    return {
+        f.name: value_of(getattr(part, f.name))
+        for f in fields(part)
+        if f.init and f.name not in ("metrics", "name")
+    }
 
 
 def _dump(value: Any) -> bytes:

@@ -9,7 +9,7 @@ import math
 import re
 import string
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 from ..generation.base import SamplingParams
@@ -43,8 +43,10 @@ def scorer_name(scorer: Scorer) -> str:
 
 
 def scorer_params(scorer: Scorer) -> dict[str, Any]:
-    """The scorer's settings as the log records them (functions, which cannot be written, are left out)."""
-    return {k: v for k, v in asdict(scorer).items() if k not in ("metrics", "name") and not callable(v)}
+    """The scorer's settings as the log records them (``spec_params``)."""
+    from .inspect_log import spec_params
+
+    return spec_params(scorer)
 
 
 def answer_text(state: TaskState, on: str) -> str:

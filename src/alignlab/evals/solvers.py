@@ -7,13 +7,13 @@ per batch, never once per sample.
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass
-from inspect import isfunction
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..errors import AlignlabError
 from ..generation.base import Generator, SamplingParams
 from ..scoring.encode import Prompt
+from .inspect_log import spec_params
 from .state import Roles, TaskState
 
 
@@ -21,21 +21,9 @@ class Solver(Protocol):
     def __call__(self, states: list[TaskState], roles: Roles) -> None: ...
 
 
-def _param(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {"type": type(value).__name__, **{k: v for k, v in asdict(value).items() if not isfunction(v)}}
-    return value
-
-
 def solver_spec(solver: Solver) -> dict[str, Any]:
-    """``{"solver": name, "params": {...}}``: one step of an Inspect ``EvalPlan``. Parameters are the solver's
-    init fields; functions (which cannot be written) are left out, and a dataclass inside is written as a dict."""
-    params = {}
-    if is_dataclass(solver):
-        for f in fields(solver):
-            value = getattr(solver, f.name)
-            if f.init and not isfunction(value):
-                params[f.name] = _param(value)
+    """``{"solver": name, "params": {...}}``: one step of an Inspect ``EvalPlan`` (see ``spec_params``)."""
+    params = spec_params(solver)
     return {"solver": type(solver).__name__, "params": params}
 
 

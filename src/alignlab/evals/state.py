@@ -65,5 +65,6 @@ class Roles:
         if generator is None:
             from ..errors import AlignlabError
 
-            raise AlignlabError(f"{user} needs a {role} model (--{role} MODEL)")
+            article = "an" if role[0] in "aeiou" else "a"
+            raise AlignlabError(f"{user} needs {article} {role} model (--{role} MODEL)")
         return generator
