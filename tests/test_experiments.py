@@ -612,10 +612,12 @@ def test_sycophancy_rm_smoke_on_a_toy_model(tmp_path):
 
 def test_many_shot_smoke_on_a_toy_model(tmp_path):
     run = run_experiment("many-shot", out=tmp_path, device="cpu", show_progress=False,
-                         overrides=dict(model="toy-llama-tiny", shots=(1, 4), queries=4))  # fmt: skip
+                         overrides=dict(model="toy-llama-tiny", shots=(1, 4), queries=4, against_examples=4))  # fmt: skip
     results = json.loads((run.path / "results.json").read_text())
     record = results["per_seed"][0]["record"]
     assert record["shots"] == [1, 4] and len(record["style_nll"][0]) == 4
+    assert len(record["tuned_style_nll"]) == 2 and len(record["tuned_style_nll"][1]) == 4
+    assert "fine_tuned_against_alpha" in results["measured"]
     assert all(x > 0 for row in record["plain_nll"] for x in row)
 
 

@@ -1123,6 +1123,12 @@ def test_many_shot_verdict(record, verdict):
     from alignlab.experiments.many_shot import decide
 
     assert decide([record]).verdict == verdict
+    if record.style_nll[0]:  # the fine-tuned-against control is reported, never scored
+        tuned = record.model_copy(
+            update={"tuned_style_nll": [[x + 1 for x in row] for row in record.style_nll]}
+        )
+        decision = decide([tuned])
+        assert decision.verdict == verdict and "control, not scored" in decision.reasons[-1]
 
 
 # --- red-team-rl ----------------------------------------------------------------------------------------
