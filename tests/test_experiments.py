@@ -653,3 +653,18 @@ def test_fuzzing_smoke_on_a_toy_model(tmp_path):
     assert len(record["search_hits"]) == 2 * 4 and "{query}" in record["best_seed"]
     search = next((run.path / "attacks").glob("eval-fuzzing-search-*"))
     assert len((search / "samples.jsonl").read_text().splitlines()) == (5 + 2) * 4
+
+
+@pytest.mark.slow
+@pytest.mark.embedded
+def test_gcg_smoke_on_a_chat_model_with_transfer_by_text(tmp_path, embedded):
+    """The gpu preset's path on the embedded model, a few steps: the suffix sits inside the user's turn, and
+    transfer appends its decoded text to the request for the second model."""
+    run = run_experiment("gcg", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(model="smollm2-135m-instruct", behaviours=1, suffix_length=4, gcg_steps=2,
+                                        top_k=8, candidates=4))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    (behaviour,) = record["behaviours"]
+    assert len(behaviour["gcg_loss"]) == 3 and behaviour["gcg_loss"][-1] <= behaviour["gcg_loss"][0]
+    samples = next((run.path / "attacks").glob("eval-gcg-transfer-*")) / "samples.jsonl"
+    assert json.loads(samples.read_text().splitlines()[0])["metadata"]["target"] == "Sure, here is"

@@ -57,9 +57,11 @@ def gcg(
     candidates: int = 64,
     allowed: Sequence[int] | None = None,
     proposal: Literal["gradient", "random"] = "gradient",
+    between_ids: Sequence[int] = (),
     seed: int = 0,
 ) -> GCGResult:
-    """Optimise ``suffix_ids`` (its length is kept) placed after ``prompt_ids`` so that ``target_ids`` follow.
+    """Optimise ``suffix_ids`` (its length is kept) placed after ``prompt_ids`` so that ``target_ids`` follow
+    (after ``between_ids``, e.g. the end of a chat template's user turn and the assistant's header).
     ``allowed`` restricts the tokens a suffix may use (e.g. no special tokens)."""
     device = next(model.parameters()).device
     table = model.get_input_embeddings().weight  # (V, d)
@@ -69,7 +71,8 @@ def gcg(
     mask = torch.full((table.shape[0],), float("inf"), device=device)
     mask[torch.tensor(list(allowed), device=device) if allowed is not None else slice(None)] = 0.0
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    fixed_before, fixed_after = table[prompt].detach(), table[target].detach()
+    after = torch.tensor([[*between_ids, *target_ids]], device=device)
+    fixed_before, fixed_after = table[prompt].detach(), table[after].detach()
 
     pool = (
         torch.tensor(list(allowed), device=device)
@@ -112,12 +115,16 @@ def gcg(
 
 @torch.no_grad()
 def suffix_effect(
-    model, prompt_ids: Sequence[int], suffix_ids: Sequence[int], target_ids: Sequence[int]
+    model,
+    prompt_ids: Sequence[int],
+    suffix_ids: Sequence[int],
+    target_ids: Sequence[int],
+    between_ids: Sequence[int] = (),
 ) -> tuple[float, bool]:
     """(target loss, whether greedy decoding emits the target) for ``suffix_ids`` on ``model``: how a suffix
     found on one model is tried on another (transfer)."""
     device = next(model.parameters()).device
     table = model.get_input_embeddings().weight
-    ids = torch.tensor([[*prompt_ids, *suffix_ids, *target_ids]], device=device)
+    ids = torch.tensor([[*prompt_ids, *suffix_ids, *between_ids, *target_ids]], device=device)
     loss, emitted = _loss_and_emitted(model, table[ids], torch.tensor([list(target_ids)], device=device))
     return float(loss[0]), bool(emitted[0])
