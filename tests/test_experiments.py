@@ -7,10 +7,10 @@ from alignlab.experiments import catalog, get_experiment, run_experiment
 from alignlab.reporting import RunIndex
 
 
-def test_catalog_lists_experiments_with_cpu_presets():
+def test_catalog_lists_experiments_with_cpu_and_gpu_presets():
     experiments = catalog()
     assert {"quickstart", "tiny-pretrain"} <= set(experiments)
-    assert all("cpu" in e.presets and e.claim.paper for e in experiments.values())
+    assert all({"cpu", "gpu"} <= set(e.presets) and e.claim.paper for e in experiments.values())
 
 
 def test_unknown_names_and_bad_values_are_clear_errors():
@@ -668,3 +668,17 @@ def test_gcg_smoke_on_a_chat_model_with_transfer_by_text(tmp_path, embedded):
     assert len(behaviour["gcg_loss"]) == 3 and behaviour["gcg_loss"][-1] <= behaviour["gcg_loss"][0]
     samples = next((run.path / "attacks").glob("eval-gcg-transfer-*")) / "samples.jsonl"
     assert json.loads(samples.read_text().splitlines()[0])["metadata"]["target"] == "Sure, here is"
+
+
+def test_emergence_mirage_smoke(tmp_path):
+    run = run_experiment("emergence-mirage", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(digits=2, widths=(8, 16, 24), steps=3, warmup_steps=0, batch_size=8,
+                                        eval_problems=20))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert record["widths"] == [8, 16, 24] and record["parameters"] == sorted(record["parameters"])
+    assert all(len(row) == 20 for row in record["exact"] + record["per_token"] + record["edit_score"])
+    assert all(
+        e <= t + 1e-9
+        for e_row, t_row in zip(record["exact"], record["per_token"], strict=True)
+        for e, t in zip(e_row, t_row, strict=True)
+    )

@@ -1225,3 +1225,39 @@ def test_fuzzing_verdict(record, verdict):
     from alignlab.experiments.fuzzing import decide
 
     assert decide([record]).verdict == verdict
+
+
+# --- emergence-mirage -----------------------------------------------------------------------------------
+
+
+def _emergence(
+    exact_curve=(0.0, 0.0, 0.0, 0.05, 0.6, 0.9), token_curve=(0.3, 0.45, 0.6, 0.72, 0.88, 0.97), n=200
+):
+    from alignlab.experiments.emergence import EmergenceRecord
+
+    def rows(curve, binary):
+        return [
+            [int(i < round(p * n)) if binary else min(1.0, p + 0.02 * ((i % 5) - 2)) for i in range(n)]
+            for p in curve
+        ]
+
+    return EmergenceRecord(widths=[8, 16, 24, 32, 48, 64], parameters=[1, 2, 3, 4, 5, 6], exact=rows(exact_curve, True),
+                           per_token=rows(token_curve, False), edit_score=rows(token_curve, False))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_emergence(), "reproduced"),
+        (_emergence(token_curve=(0.3, 0.3, 0.3, 0.35, 0.85, 0.95)), "not_reproduced"),  # per-token jumps too
+        (_emergence(exact_curve=(0.0, 0.0, 0.02, 0.03, 0.04, 0.05)), "not_applicable"),  # no jump to explain
+    ],
+)
+def test_emergence_verdict(record, verdict):
+    import numpy as np
+
+    from alignlab.experiments.emergence import decide, levenshtein, sharpness
+
+    assert decide([record]).verdict == verdict
+    assert levenshtein("1234", "1243") == 2 and levenshtein("", "12") == 2 and levenshtein("12", "12") == 0
+    assert sharpness(np.array([0.0, 0.0, 1.0])) == 1.0 and sharpness(np.array([0.0, 0.5, 1.0])) == 0.5

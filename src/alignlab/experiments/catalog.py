@@ -37,6 +37,7 @@ MODULES = [
     "red_team_rl",
     "gcg",
     "fuzzing",
+    "emergence",
 ]
 
 
