@@ -12,7 +12,7 @@ from ..config import Count, LearningRate, NonNegativeCount, NonNegativeFloat, Op
 from ..generation.base import Completion, SamplingParams
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
-from ..stats import Estimate, difference, pooled_estimate
+from ..stats import Estimate, difference, pooled_estimate, proportion_estimate
 from .registry import ExperimentConfig, Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
@@ -104,8 +104,6 @@ class RedTeamRLRecord(Record):
 
 
 def _rate(m: MethodResult) -> Estimate:
-    from ..stats import proportion_estimate
-
     return proportion_estimate(m.failures, m.attempts - m.errors)
 
 

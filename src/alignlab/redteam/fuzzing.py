@@ -61,7 +61,7 @@ def _crossover(template: str, other: str, rng: random.Random) -> str:
     """The sentences of ``template`` up to its slot, then ``other``'s sentences after its own slot's sentence
     removed (so one slot stays)."""
     mine, theirs = _sentences(template), _sentences(other)
-    head = [s for s in mine[: next(i for i, s in enumerate(mine) if SLOT in s) + 1]]
+    head = mine[: next(i for i, s in enumerate(mine) if SLOT in s) + 1]
     tail = [s for s in theirs if SLOT not in s]
     return " ".join(head + tail[len(tail) // 2 :])
 
