@@ -54,9 +54,11 @@ class FuzzingConfig(EvalModelConfig):
     finalists: Count = 3
     """Kept mutants (highest search success rate) re-scored beside the seeds on ``selection_requests`` search
     requests; the best of each group goes on to the held-out requests."""
-    selection_requests: Count = 12
-    converter_requests: Count = 8
-    """Held-out requests each converter is tried on alone (the 'which converters matter' table)."""
+    selection_requests: Count = 6
+    converter_requests: Count = 4
+    """Held-out requests each converter is tried on alone (the 'which converters matter' table). This and
+    ``selection_requests`` (12 and 8 in the first runs) and the benign phrasings (all four then) were cut after a
+    three-seed run took 295-366 s per seed, to keep a seed under five minutes."""
 
     @model_validator(mode="after")
     def _shares(self) -> "FuzzingConfig":
@@ -184,7 +186,7 @@ def fuzzing(cfg: FuzzingConfig, ctx: RunContext) -> Measurement:
 
     model, tokenizer = load_model(cfg.model, device=ctx.device, seed=ctx.seed)
     base = HFGenerator(model, tokenizer, batch_size=cfg.batch_size)
-    benign = requests(BENIGN_ACTS)
+    benign = [p.format(act=a) for a in BENIGN_ACTS for p in PHRASINGS[:2]]
     helpful = [c.text.strip() for c in base.generate(benign, SamplingParams(max_new_tokens=32))]
     examples = [CompletionExample(q, REFUSAL) for q in train] + [
         CompletionExample(q, a) for q, a in zip(benign, helpful, strict=True)
