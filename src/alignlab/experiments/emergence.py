@@ -33,7 +33,7 @@ class EmergenceConfig(ExperimentConfig):
     def _widths(cls, widths: tuple[int, ...]) -> tuple[int, ...]:
         if len(set(widths)) < 3 or any(w % 8 for w in widths):
             raise ValueError(
-                "give at least three different widths, each divisible by 4 (the number of heads)"
+                "give at least three different widths, each a multiple of 8 (4 heads of an even width)"
             )
         return tuple(sorted(set(widths)))
 
@@ -107,13 +107,10 @@ def decide(records: Sequence[EmergenceRecord]) -> Decision:
 
 
 def levenshtein(a: Sequence[str], b: Sequence[str]) -> int:
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
+    """Edit distance between two token sequences (NLTK's, unit costs)."""
+    from nltk import edit_distance
+
+    return edit_distance(a, b)
 
 
 def problem_text(a: int, b: int, digits: int) -> tuple[str, str]:

@@ -338,8 +338,9 @@ def _chat_model_behaviours(cfg: GCGConfig, ctx: RunContext):
     ]
     target = tokenizer(cfg.target_text, add_special_tokens=False)["input_ids"]
     special = set(tokenizer.all_special_ids)
-    allowed = [i for i in range(len(tokenizer)) if i not in special and tokenizer.decode([i]).isascii()
-               and tokenizer.decode([i]).strip().isprintable() and tokenizer.decode([i]).strip()]  # fmt: skip
+    allowed = [i for i in range(len(tokenizer))
+               if i not in special and (text := tokenizer.decode([i])).isascii() and text.strip().isprintable()
+               and text.strip()]  # fmt: skip
     start = tokenizer(" !" * cfg.suffix_length, add_special_tokens=False)["input_ids"][: cfg.suffix_length]
     greedy = SamplingParams(max_new_tokens=len(target) + 4)
 
