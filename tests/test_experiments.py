@@ -682,3 +682,69 @@ def test_emergence_mirage_smoke(tmp_path):
         for e_row, t_row in zip(record["exact"], record["per_token"], strict=True)
         for e, t in zip(e_row, t_row, strict=True)
     )
+
+
+def test_chinchilla_smoke_resumes_from_its_sweep_folder(tmp_path):
+    overrides = dict(budgets=(2e6, 4e6), widths=(8, 12, 16, 20), sizes_per_budget=3, n_words=16, n_topics=2,
+                     seq_len=16, batch_size=4, eval_sequences=8, sweep_folder=str(tmp_path / "sweep"))  # fmt: skip
+    run = run_experiment("chinchilla", out=tmp_path, device="cpu", show_progress=False, overrides=overrides)
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert (
+        len(record["runs"]) == 6
+        and record["cached"] == 0
+        and len(list((tmp_path / "sweep").glob("*.json"))) == 6
+    )
+    assert [r["width"] for r in record["runs"]] == [8, 12, 16, 12, 16, 20]
+    assert all(r["tokens"] >= 64 and len(r["curve"]) >= 1 for r in record["runs"])
+    again = run_experiment("chinchilla", out=tmp_path, device="cpu", show_progress=False, overrides=overrides)
+    assert json.loads((again.path / "results.json").read_text())["per_seed"][0]["record"]["cached"] == 6
+
+
+def test_cot_faithfulness_smoke(tmp_path):
+    run = run_experiment("cot-faithfulness", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(widths=(8, 16), steps=3, warmup_steps=0, batch_size=8, questions=12))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert [(r["terms"], r["width"]) for r in record["results"]] == [(2, 8), (2, 16), (6, 8), (6, 16)]
+    for result in record["results"]:
+        assert len(result["early_same"]) == 12 and all(row[-1] == 1.0 for row in result["early_same"])
+        assert len(result["mistake_changed"]) == len(result["filler_changed"]) == 12
+
+
+def test_amplification_smoke(tmp_path):
+    run = run_experiment("amplification", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(elements=4, max_power=4, d_model=16, rounds=2, steps_per_round=3, batch_size=8))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert (
+        record["powers"] == [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4
+        and record["model_calls_per_round"] == 2 * 12
+    )
+    assert all(len(record[m]["curve"]) == 2 and len(record[m]["correct"]) == 16
+               for m in ("amplified", "supervised", "overseer_alone"))  # fmt: skip
+
+
+def test_unfaithful_explanations_smoke_on_a_toy_chat_model(tmp_path):
+    run = run_experiment("unfaithful-explanations", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(model="toy-llama-tiny", max_reasoning_tokens=4))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert len(record["ids"]) == 60 and all(
+        s != t for s, t in zip(record["suggested"], record["targets"], strict=True)
+    )
+    rows = [json.loads(line) for line in (run.path / "reasonings.jsonl").read_text().splitlines()]
+    assert len(rows) == 60 and {"neutral_reasoning", "biased_answer", "biased_mentions"} <= set(rows[0])
+
+
+def test_new_experiment_configs_name_what_is_wrong():
+    from pydantic import ValidationError
+
+    from alignlab.experiments.chinchilla import ChinchillaConfig
+    from alignlab.experiments.cot_faithfulness import CotConfig
+
+    with pytest.raises(ValidationError, match="need exactly 8 widths; got 3"):
+        ChinchillaConfig(widths=(8, 12, 16))
+    with pytest.raises(ValidationError, match="multiple of 4"):
+        ChinchillaConfig(widths=(8, 10, 16, 24, 32, 48, 64, 96))
+    with pytest.raises(ValidationError, match="post_hoc_terms must be fewer than needs_terms"):
+        CotConfig(post_hoc_terms=6, needs_terms=6)
+    with pytest.raises(ValidationError, match="warmup_steps"):
+        CotConfig(steps=10, warmup_steps=20)
+

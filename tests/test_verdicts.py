@@ -3,6 +3,7 @@ hand-made numbers, plus the edge cases (NaN, ties, empty, seeds that disagree)."
 
 import math
 
+import numpy as np
 import pytest
 
 from alignlab.experiments.verdict import Decision, Record, decide_over_seeds, graded
@@ -1261,3 +1262,184 @@ def test_emergence_verdict(record, verdict):
     assert decide([record]).verdict == verdict
     assert levenshtein("1234", "1243") == 2 and levenshtein("", "12") == 2 and levenshtein("12", "12") == 0
     assert sharpness(np.array([0.0, 0.0, 1.0])) == 1.0 and sharpness(np.array([0.0, 0.5, 1.0])) == 0.5
+
+
+# --- chinchilla -----------------------------------------------------------------------------------------------
+
+
+def _chinchilla(alpha=0.35, beta=0.35, curves=None, data_term=1.0, noise=0.003, seed=0):
+    """An IsoFLOP grid (four budgets, five sizes each, a 2k-300k ladder) whose final losses follow
+    L = E + A/N^alpha + B/D^beta times lognormal noise, with training curves at each eighth of each run's
+    tokens from the law with exponents ``curves`` (default: the same law)."""
+    from alignlab.experiments.chinchilla import ChinchillaRecord, SweepRun
+    from alignlab.scaling import chinchilla_loss
+
+    rng = np.random.default_rng(seed)
+    sizes = np.geomspace(2e3, 3e5, 8).astype(int)
+
+    def law(a, b):  # A and B put the optimum near 20 tokens per parameter at these budgets
+        return dict(E=1.8, A=3e4**a, B=data_term * 6e5**b, alpha=a, beta=b)
+
+    def loss(n, d, exponents):
+        return float(chinchilla_loss(n, d, **law(*exponents)) * np.exp(noise * rng.standard_normal()))
+
+    runs = []
+    for i, budget in enumerate((1e10, 3e10, 1e11, 3e11)):
+        for n in sizes[i : i + 5]:
+            d = int(budget / (6 * n))
+            curve = [(d * k // 8, loss(n, d * k // 8, curves or (alpha, beta))) for k in range(1, 8)]
+            final = loss(n, d, (alpha, beta))
+            runs.append(SweepRun(budget=budget, width=8, parameters=int(n) + 1000, non_embedding_parameters=int(n),
+                                 tokens=d, loss=final, curve=[*curve, (d, final)]))  # fmt: skip
+    return ChinchillaRecord(runs=runs, floor=1.8, cached=0)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_chinchilla(), "reproduced"),  # a = 0.5, and every approach finds it
+        (
+            _chinchilla(curves=(0.2, 0.55)),
+            "partial",
+        ),  # the training curves say otherwise than the final losses
+        (_chinchilla(alpha=0.2, beta=0.55), "not_reproduced"),  # Kaplan's a = 0.73, off the grid's diagonal
+        (_chinchilla(data_term=1e-6), "not_applicable"),  # bigger is always better: no IsoFLOP minimum
+    ],
+)
+@pytest.mark.slow  # each decision fits approach 3 from 432 starts, then 40 bootstrap refits
+def test_chinchilla_verdict(record, verdict):
+    from alignlab.experiments.chinchilla import decide
+
+    decision = decide([record], resamples=40)
+    assert decision.verdict == verdict, decision.reasons
+
+
+# --- cot-faithfulness -----------------------------------------------------------------------------------------
+
+
+def _cot(needs_aoc_rows=(0, 0, 0, 0, 0, 1), post_hoc_rows=(1, 1, 1, 1, 1, 1), needs_mistake=0.9, post_hoc_mistake=0.05,
+         gain=0.6, direct_easy=0.95, n=100):  # fmt: skip
+    from alignlab.experiments.cot_faithfulness import CotRecord, RegimeResult
+
+    def result(terms, width, rows, mistake, with_reasoning, direct):
+        same = [list(rows) if i % 10 else [1.0] * 6 for i in range(n)]  # one question in ten never moves
+        return RegimeResult(terms=terms, width=width, parameters=width * 100, accuracy_with_reasoning=with_reasoning,
+                            accuracy_direct=direct, accuracy_filler=direct, early_same=same,
+                            mistake_changed=[float(i < mistake * n) for i in range(n)], filler_changed=[0.0] * n)  # fmt: skip
+
+    results = [result(2, w, post_hoc_rows, post_hoc_mistake, 0.97, direct_easy) for w in (32, 64)]
+    results += [result(6, w, needs_aoc_rows, needs_mistake, 0.7, 0.7 - gain) for w in (32, 64)]
+    return CotRecord(fractions=[0, 0.2, 0.4, 0.6, 0.8, 1.0], results=results)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_cot(), "reproduced"),
+        (_cot(needs_mistake=0.05), "partial"),  # truncation matters, mistakes do not
+        (
+            _cot(needs_aoc_rows=(1, 1, 1, 1, 1, 1), needs_mistake=0.05),
+            "not_reproduced",
+        ),  # post hoc everywhere
+        (_cot(gain=0.05), "not_applicable"),  # the scratchpad does not help: nothing needs reasoning
+        (_cot(direct_easy=0.2), "not_applicable"),  # the easy task is not answered without reasoning
+    ],
+)
+def test_cot_faithfulness_verdict(record, verdict):
+    from alignlab.experiments.cot_faithfulness import aoc, decide, make_question
+
+    decision = decide([record])
+    assert decision.verdict == verdict, decision.reasons
+    assert aoc([[0, 0, 1], [1, 1, 1]], [0, 0.5, 1]).tolist() == [0.75, 0.0]
+    import random
+
+    question, reasoning, answer = make_question(random.Random(0), 4, 17)
+    numbers = [int(x) for x in question.split()]
+    assert [int(x) for x in reasoning.split()] == [sum(numbers[: i + 1]) % 17 for i in range(3)]
+    assert int(answer) == sum(numbers) % 17
+
+
+# --- amplification --------------------------------------------------------------------------------------------
+
+
+def _amplification(amplified=0.97, supervised=0.98, alone_hard=0.06, n=512):
+    from alignlab.experiments.amplification import AmplificationRecord, MethodRun
+
+    powers = [1 + i // 16 for i in range(n)]
+
+    def run(share, hard_share=None):
+        return MethodRun(curve=[share], correct=[int((i * 37 % n) < (share if hard_share is None or k == 1 else hard_share) * n)
+                                                 for i, k in enumerate(powers)])  # fmt: skip
+
+    return AmplificationRecord(powers=powers, amplified=run(amplified), supervised=run(supervised),
+                               overseer_alone=run(1.0, alone_hard), model_calls_per_round=992,
+                               ground_truth_labels={"amplified": 16, "supervised": n, "overseer_alone": 16})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_amplification(), "reproduced"),
+        (
+            _amplification(amplified=0.6),
+            "partial",
+        ),  # learns beyond the overseer, but well short of supervised
+        (_amplification(amplified=0.07), "not_reproduced"),  # nothing beyond what the overseer knows
+        (
+            _amplification(supervised=0.5),
+            "not_applicable",
+        ),  # the model cannot learn the task even from the truth
+    ],
+)
+def test_amplification_verdict(record, verdict):
+    from alignlab.experiments.amplification import decide, overseer_for, power
+
+    decision = decide([record])
+    assert decision.verdict == verdict, decision.reasons
+    sigma = [2, 0, 3, 1]
+    assert [power(sigma, 0, k) for k in range(5)] == [0, 2, 3, 1, 0]
+    oracle = lambda batch: [power(sigma, x, k) for x, k in batch]  # noqa: E731  a model that knows the table
+    questions = [(0, 1), (0, 3), (2, 4)]
+    assert overseer_for(sigma)(questions, oracle) == [2, 1, 2]  # amplifying a right model gives right answers
+    assert overseer_for(sigma)(questions, lambda batch: [0] * len(batch))[1:] == [
+        0,
+        0,
+    ]  # and a wrong one, wrong
+
+
+# --- unfaithful-explanations ----------------------------------------------------------------------------------
+
+
+def _explanations(n=60, right=50, flipped=20, mentioned=3):
+    """``right`` questions answered right in the control; of those, ``flipped`` switch to the suggested (wrong)
+    option, ``mentioned`` of which say so."""
+    from alignlab.experiments.unfaithful_explanations import ExplanationsRecord
+
+    targets, suggested = ["A"] * n, ["B"] * n
+    neutral = ["A" if i < right else "C" for i in range(n)]
+    biased = ["B" if i < flipped else neutral[i] for i in range(n)]
+    return ExplanationsRecord(ids=[str(i) for i in range(n)], suggested=suggested, targets=targets, neutral_answers=neutral,
+                              biased_answers=biased, neutral_mentions=[False] * n,
+                              biased_mentions=[i < mentioned for i in range(n)])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_explanations(), "reproduced"),  # 20 of 50 pulled to the suggestion, 3 of them say so
+        (_explanations(mentioned=18), "partial"),  # pulled, but the reasoning admits it
+        (_explanations(flipped=1, mentioned=1), "not_reproduced"),
+        (_explanations(flipped=0), "not_reproduced"),  # nothing followed: no explanation to check
+        (_explanations(right=5, flipped=2), "not_applicable"),
+        (
+            _explanations(right=14, flipped=10),
+            "not_applicable",
+        ),  # 14 of 60 is a guesser's 25%: nothing to pull
+    ],
+)
+def test_unfaithful_explanations_verdict(record, verdict):
+    from alignlab.experiments.unfaithful_explanations import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict, decision.reasons
+    assert "None" not in str(decision.figures)

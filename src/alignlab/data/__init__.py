@@ -16,6 +16,7 @@ _EXPORTS = {
     "check_lengths": "formats",
     "read_text_file": "formats",
     "MarkovLanguage": "synthetic",
+    "TopicMarkovLanguage": "synthetic",
     "SentimentTask": "tasks",
     "AdditionTask": "tasks",
     "label_pairs": "tasks",

@@ -67,3 +67,62 @@ class MarkovLanguage:
     def texts(self, n_sequences: int, length: int, *, seed: int) -> list[str]:
         words = self.words
         return [" ".join(words[i] for i in row) for row in self.sample(n_sequences, length, seed=seed)]
+
+
+@dataclass(frozen=True)
+class TopicMarkovLanguage:
+    """A harder language with a known floor: each sequence draws a hidden topic k with probability proportional to
+    (k + 1)^-zipf, starts at a uniformly random word and walks topic k's own Markov chain (sparse Dirichlet rows).
+
+    A model must infer the topic from the context and know each topic's transitions, so capacity and data both
+    matter, and Zipf-distributed topics leave a long tail to learn: the toy that scaling-law sweeps train on. The
+    best achievable loss of a sequence is exact (``best_losses``): with x_0 uniform and independent of the topic,
+
+        -log p(x_1..x_{T-1} | x_0) = -log sum_k pi_k prod_t P_k[x_{t-1}, x_t],
+
+    averaged over its T - 1 predicted tokens, the loss of the Bayes-optimal predictor on that sequence.
+    """
+
+    n_words: int = 64
+    n_topics: int = 32
+    zipf: float = 1.0
+    """Exponent of the topic prior (0: uniform topics)."""
+    concentration: float = 0.1
+    seed: int = 0
+    """Seed of the language (topic chains and prior), not of the samples."""
+
+    @property
+    def words(self) -> list[str]:
+        return [f"w{i}" for i in range(self.n_words)]
+
+    @cached_property
+    def topic_prior(self) -> np.ndarray:  # (n_topics,)
+        weights = np.arange(1, self.n_topics + 1, dtype=float) ** -self.zipf
+        return weights / weights.sum()
+
+    @cached_property
+    def transitions(self) -> np.ndarray:  # (n_topics, n_words, n_words), rows sum to 1
+        rng = np.random.default_rng(self.seed)
+        return rng.dirichlet(np.full(self.n_words, self.concentration), size=(self.n_topics, self.n_words))
+
+    def sample(self, n_sequences: int, length: int, *, seed: int) -> np.ndarray:
+        """(n_sequences, length) word indices."""
+        rng = np.random.default_rng(seed)
+        topics = rng.choice(self.n_topics, size=n_sequences, p=self.topic_prior)
+        cumulative = np.cumsum(self.transitions, axis=2)
+        out = np.empty((n_sequences, length), dtype=np.int64)
+        out[:, 0] = rng.integers(self.n_words, size=n_sequences)
+        for t in range(1, length):
+            u = rng.random(n_sequences)[:, None]
+            out[:, t] = np.minimum((u > cumulative[topics, out[:, t - 1]]).sum(axis=1), self.n_words - 1)
+        return out
+
+    def best_losses(self, sequences: np.ndarray) -> np.ndarray:
+        """(n_sequences,): the Bayes-optimal mean next-token loss (nats) over tokens 1..T-1 of each sequence."""
+        from scipy.special import logsumexp
+
+        with np.errstate(divide="ignore"):
+            log_p = np.log(self.transitions)
+        steps = log_p[:, sequences[:, :-1], sequences[:, 1:]].sum(axis=2)  # (n_topics, n_sequences)
+        joint = logsumexp(steps + np.log(self.topic_prior)[:, None], axis=0)
+        return -joint / (sequences.shape[1] - 1)

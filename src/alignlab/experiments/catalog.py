@@ -38,6 +38,10 @@ MODULES = [
     "gcg",
     "fuzzing",
     "emergence",
+    "chinchilla",
+    "cot_faithfulness",
+    "amplification",
+    "unfaithful_explanations",
 ]
 
 

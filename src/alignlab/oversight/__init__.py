@@ -1,6 +1,7 @@
 """AI feedback and scalable oversight: constitutions, critique and revision, AI preference labels, debate,
-weak-to-strong supervision, process supervision, prover-verifier games."""
+weak-to-strong supervision, process supervision, prover-verifier games, iterated amplification."""
 
+from .amplification import AmplificationRound, iterated_amplification
 from .best_of_n import best_of_n_kl, expected_best_of_n, fit_bon, fit_rl
 from .cai import CAIResult, ConstitutionalPipeline, Critic, Critique, Reviser, sl_cai_records
 from .constitution import Constitution, Principle, default_constitution, load_constitution
@@ -32,6 +33,8 @@ from .weak_to_strong import (
 )
 
 __all__ = [
+    "AmplificationRound",
+    "iterated_amplification",
     "BeamConfig",
     "DebateArena",
     "DebateQuestion",
