@@ -42,20 +42,20 @@ def _seed():
 @pytest.fixture(scope="session")
 def serve():
     """``serve(generator, model_name) -> base URL``: ``alignlab serve``'s app over real loopback HTTP, stopped
-    at the end of the session."""
+    at the end of the session; ``serve.apps[url]`` is the app behind a URL."""
     import uvicorn
 
     from alignlab.generation.server import create_app
 
     servers = []
 
-    def start(generator, model_name: str) -> str:
+    def start(generator, model_name: str, **app_options) -> str:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(generator, model_name), host="127.0.0.1", port=port, log_level="error"
-        )
+        app = create_app(generator, model_name, **app_options)
+        start.apps[f"http://127.0.0.1:{port}/v1"] = app
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -66,6 +66,7 @@ def serve():
         servers.append((server, thread))
         return f"http://127.0.0.1:{port}/v1"
 
+    start.apps = {}  # URL -> the app, for tests that look inside (e.g. at its batches)
     yield start
     for server, thread in servers:
         server.should_exit = True

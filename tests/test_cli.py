@@ -54,3 +54,24 @@ def test_run_and_runs_from_the_command_line(tmp_path):
     assert "tiny-pretrain:" in result.stdout and "report.html" in result.stdout
     listing = alignlab("runs", "--out", str(tmp_path))
     assert "finished" in listing.stdout and "tiny-pretrain" in listing.stdout
+    assert result.stdout.startswith(f"run folder: {tmp_path}")  # said at the start, before any result
+
+
+def test_ctrl_c_prints_a_line_and_marks_the_run_interrupted(tmp_path):
+    import signal
+
+    from alignlab.reporting import RunIndex
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alignlab.cli", "run", "tiny-pretrain", "--out", str(tmp_path), "--no-progress",
+         "--set", "steps=100000", "--set", "eval_every=1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first = process.stdout.readline()  # the run folder is named before training starts
+    assert first.startswith("run folder: "), first + process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted (Ctrl-C)" in out and "Traceback" not in out + err
+    (record,) = RunIndex(tmp_path).list()
+    assert record.status == "interrupted" and "Ctrl-C" in record.summary

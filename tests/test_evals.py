@@ -512,3 +512,30 @@ def test_with_fail_on_error_off_a_failing_sample_is_logged_and_counted(toy, tmp_
     log = log_module.read_eval_log(str(run.log))
     assert log.status == "success" and log.samples[2].error.message.startswith("AlignlabError")
     assert log.results.completed_samples == 2
+
+
+@pytest.mark.slow
+def test_an_api_key_is_required_by_the_server_sent_by_eval_and_written_nowhere(toy, serve, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import openai
+
+    key = "sk-test-7f3a9c-not-a-real-key"
+    url = serve(HFGenerator(*toy), "toy-llama-tiny", api_key=key)
+    with pytest.raises(openai.AuthenticationError, match="API key"):
+        openai.OpenAI(base_url=url, api_key="wrong", max_retries=0).models.list()
+    assert [m.id for m in openai.OpenAI(base_url=url, api_key=key).models.list()] == ["toy-llama-tiny"]
+    command = [sys.executable, "-m", "alignlab.cli", "eval", "over-refusal", "--endpoint", url, "--model",
+               "toy-llama-tiny", "--limit", "2", "--set", "max_tokens=3", "--set", "refusal_probability=false",
+               "--out", str(tmp_path)]  # fmt: skip
+    without = {k: v for k, v in os.environ.items() if k != "ALIGNLAB_API_KEY"}
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300, env=without)
+    assert refused.returncode == 1 and "API key" in refused.stderr  # no key: one clear line
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**without, "ALIGNLAB_API_KEY": key}
+    )
+    assert done.returncode == 0, done.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if key.encode() in p.read_bytes()]

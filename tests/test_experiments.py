@@ -748,3 +748,31 @@ def test_new_experiment_configs_name_what_is_wrong():
     with pytest.raises(ValidationError, match="warmup_steps"):
         CotConfig(steps=10, warmup_steps=20)
 
+
+def test_a_run_names_its_folder_before_measuring_and_shows_its_phases(tmp_path):
+    from rich.console import Console
+
+    from alignlab.experiments.live import RunDisplay
+
+    seen = []
+    run = run_experiment("emergence-mirage", out=tmp_path, device="cpu", show_progress=True,
+                         on_start=lambda r: seen.append((r.path, (r.path / "results.json").exists())),
+                         overrides=dict(digits=2, widths=(8, 16, 24), steps=3, warmup_steps=0, batch_size=8,
+                                        eval_problems=20))  # fmt: skip
+    assert seen == [(run.path, False)] and (run.path / "results.json").exists()
+
+    display = RunDisplay(
+        "demo", [0, 1], console=Console(file=open(tmp_path / "tty", "w"), force_terminal=True)
+    )
+    with display:
+        display.seed_started(1)
+        display.logged(30, {"seed": 1, "d8_loss": 1.23456, "d8_lr": 0.001, "name": "x"})
+        (run_task,) = display.progress.tasks
+        assert run_task.description == "demo · seed 1 (2 of 2)"
+        assert run_task.fields["status"] == "step 30: d8_loss 1.235, d8_lr 0.001"
+        phase = display.track(range(3), "training", total=3)
+        next(phase)
+        assert [t.description for t in display.progress.tasks] == ["demo · seed 1 (2 of 2)", "  training"]
+        assert list(phase) == [1, 2] and len(display.progress.tasks) == 1  # the phase's bar goes when it ends
+        display.seed_finished()
+        assert display.progress.tasks[0].completed == 1

@@ -99,3 +99,77 @@ def test_non_ascii_logprobs_keep_each_tokens_bytes_and_the_requested_count(embed
     assert b"".join(bytes(t.bytes) for t in choice.logprobs.content) == choice.message.content.encode()
     assert all(len(t.top_logprobs) == 5 for t in choice.logprobs.content)
     assert all(len({bytes(a.bytes) for a in t.top_logprobs}) == 5 for t in choice.logprobs.content)
+
+
+def test_completions_with_echo_score_the_prompt_as_loglikelihood_evals_read_it(server, toy):
+    """What lm-evaluation-harness's local-completions sends for a loglikelihood request: the prompt as token ids,
+    max_tokens 1, echo, logprobs 1; it sums token_logprobs[context length:-1] and checks each against the top."""
+    import torch
+
+    url, _ = server
+    model, tokenizer = toy
+    client = openai.OpenAI(base_url=url, api_key="unused")
+    ids = tokenizer("w1 w2 w3 w4 w5")["input_ids"]
+    response = client.completions.create(model=MODEL, prompt=[ids], max_tokens=1, echo=True, logprobs=1,
+                                         temperature=0, seed=0)  # fmt: skip
+    (choice,) = response.choices
+    logprobs = choice.logprobs
+    assert len(logprobs.tokens) == len(logprobs.token_logprobs) == len(ids) + 1
+    assert logprobs.token_logprobs[0] is None and logprobs.top_logprobs[0] is None
+    with torch.no_grad():
+        expected = (
+            model(input_ids=torch.tensor([ids]))
+            .logits[0, :-1]
+            .log_softmax(-1)
+            .gather(1, torch.tensor(ids[1:])[:, None])
+        )
+    assert logprobs.token_logprobs[1:-1] == pytest.approx(expected.squeeze(1).tolist(), abs=1e-4)
+    assert all(
+        max(top.values()) >= lp - 1e-6
+        for lp, top in zip(logprobs.token_logprobs[1:], logprobs.top_logprobs[1:], strict=True)
+    )
+    assert choice.text.startswith(tokenizer.decode(ids)) and response.usage.prompt_tokens == len(ids)
+
+    as_text = client.completions.create(
+        model=MODEL, prompt="w1 w2 w3 w4 w5", max_tokens=0, echo=True, logprobs=0
+    )
+    assert as_text.choices[0].logprobs.token_logprobs == pytest.approx(logprobs.token_logprobs[:-1])
+    assert as_text.choices[0].text == tokenizer.decode(ids) and as_text.usage.completion_tokens == 0
+    plain = client.completions.create(model=MODEL, prompt=["w1 w2", "w3"], max_tokens=3, temperature=0, n=2)
+    assert (
+        len(plain.choices) == 4
+        and plain.choices[0].text == plain.choices[1].text
+        and plain.choices[0].logprobs is None
+    )
+    with pytest.raises(openai.BadRequestError, match="streaming"):
+        client.completions.create(model=MODEL, prompt="w1", stream=True)
+
+
+def test_concurrent_clients_are_batched_and_get_what_they_would_alone(toy, serve):
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, tokenizer = toy
+    generator = HFGenerator(model, tokenizer)
+    url = serve(generator, MODEL)
+    batcher = serve.apps[url].state.batcher
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+    prompts = [f"w{i} w{i + 1} w{i + 2}" for i in range(12)]
+
+    def ask(prompt: str) -> str:
+        messages = [{"role": "user", "content": prompt}]
+        return (
+            client.chat.completions.create(model=MODEL, messages=messages, max_tokens=5, temperature=0)
+            .choices[0]
+            .message.content
+        )
+
+    with ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(ask, prompts))
+    params = SamplingParams(max_new_tokens=5)
+    alone = [
+        generator.generate([[{"role": "user", "content": p}]], params)[0].text for p in prompts
+    ]  # one by one
+    assert together == alone
+    assert max(batcher.batches) > 1 and sum(batcher.batches) == 12  # some requests shared a batch
+    with pytest.raises(openai.BadRequestError, match="longer than the model's limit"):
+        ask("w1 " * 5000)  # refused alone, before it can fail a batch it shares

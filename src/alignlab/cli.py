@@ -20,6 +20,11 @@ console = Console()
 
 OutOption = Annotated[Path, typer.Option("--out", help="Folder that holds run folders and their index.")]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="ALIGNLAB_API_KEY", show_default=False,
+                 help="API key for the endpoint (or set ALIGNLAB_API_KEY); never written to any file."),
+]  # fmt: skip
 
 
 def _quiet_transformers() -> None:
@@ -126,15 +131,31 @@ def run(
 
     overrides = _parse_overrides(assignments or [], config_file)
     _quiet_transformers()
-    folder = run_experiment(
-        name,
-        preset=preset,
-        seeds=_parse_seeds(seed, seeds),
-        out=out,
-        device=device,
-        overrides=overrides,
-        show_progress=progress,
-    )
+    started: list[Path] = []
+
+    def announce(run) -> None:
+        started.append(run.path)
+        console.print(f"run folder: {run.path}", highlight=False, soft_wrap=True)
+
+    try:
+        folder = run_experiment(
+            name,
+            preset=preset,
+            seeds=_parse_seeds(seed, seeds),
+            out=out,
+            device=device,
+            overrides=overrides,
+            show_progress=progress,
+            on_start=announce,
+        )
+    except KeyboardInterrupt:
+        where = (
+            f"{started[0]} is kept and marked interrupted in {out / 'index.sqlite'}"
+            if started
+            else "nothing written"
+        )
+        console.print(f"interrupted (Ctrl-C): {where}", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     import json
 
     results = json.loads((folder.path / "results.json").read_text())
@@ -152,6 +173,7 @@ def eval_(
         str | None,
         typer.Option("--endpoint", help="OpenAI-compatible base URL serving --model (else it loads here)."),
     ] = None,
+    api_key: ApiKeyOption = None,
     grader: Annotated[
         str | None, typer.Option("--grader", help="Model for model-graded scorers (name, folder or hub id).")
     ] = None,
@@ -191,7 +213,7 @@ def eval_(
     torch_device = str(resolve_device(device))
     ensure_writable(out)
     _quiet_transformers()
-    target = open_generator(model, endpoint=endpoint, device=torch_device)
+    target = open_generator(model, endpoint=endpoint, device=torch_device, api_key=api_key)
     roles = Roles(target, grader=open_generator(grader, device=torch_device) if grader else None,
                   attacker=open_generator(attacker, device=torch_device) if attacker else None)  # fmt: skip
     names = {role: name for role, name in (("grader", grader), ("attacker", attacker)) if name}
@@ -264,8 +286,10 @@ def serve(
     max_tokens: Annotated[
         int, typer.Option(min=1, help="Default max_tokens when a request gives none.")
     ] = 256,
+    api_key: ApiKeyOption = None,
 ) -> None:
-    """Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions)."""
+    """Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions);
+    with --api-key, requests must carry it as a bearer token."""
     import uvicorn
 
     from .generation import HFGenerator
@@ -276,9 +300,12 @@ def serve(
     _quiet_transformers()
     loaded, tokenizer = load_model(model, device=device)
     app_ = create_app(
-        HFGenerator(loaded, tokenizer, batch_size=batch_size), model, default_max_tokens=max_tokens
+        HFGenerator(loaded, tokenizer, batch_size=batch_size),
+        model,
+        default_max_tokens=max_tokens,
+        api_key=api_key,
     )
-    console.print(f"serving {model} at http://{host}:{port}/v1")
+    console.print(f"serving {model} at http://{host}:{port}/v1" + (" (API key required)" if api_key else ""))
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 

@@ -23,6 +23,8 @@ from .verdict import DecideFn, Record
 if TYPE_CHECKING:
     import torch
 
+    from .live import RunDisplay
+
 
 class ExperimentConfig(FrozenConfig):
     """Base of every experiment's config: frozen, unknown fields are errors, and NaN or infinite numbers
@@ -52,7 +54,8 @@ class RunContext:
     device: "torch.device"
     seed: int
     preset: str
-    show_progress: bool = True
+    display: "RunDisplay | None" = None
+    """The run's live progress display (None: show nothing)."""
     several_seeds: bool = False
 
     @property
@@ -66,6 +69,8 @@ class RunContext:
 
     def log(self, step: int, **metrics: Any) -> None:
         self.run.log_metrics(step, **({"seed": self.seed} if self.several_seeds else {}), **metrics)
+        if self.display is not None:
+            self.display.logged(step, metrics)
 
     def logger(self, prefix: str) -> Callable[[int, dict[str, Any]], None]:
         """An ``on_log(step, record)`` for a training loop that logs each metric as ``<prefix>_<name>``."""
@@ -83,12 +88,11 @@ class RunContext:
         return self.run.write_jsonl(name, rows, folder=self.path)
 
     def progress(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-        if not self.show_progress:
+        """``items``, shown as a phase of the run (a bar with a count and the time left) while they are consumed."""
+        if self.display is None:
             yield from items
             return
-        from rich.progress import track
-
-        yield from track(items, description=description, total=total, transient=True)
+        yield from self.display.track(items, description, total)
 
 
 MeasureFn = Callable[[Any, RunContext], Measurement]

@@ -1,8 +1,9 @@
 """Running an experiment into a run folder: every seed measured, one verdict decided on them all, the run
 recorded in the output folder's index."""
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from ..reporting import Results, RunFolder, RunIndex, Section, ensure_writable
 from ..reporting.provenance import source_revision, versions
 from ..reporting.results import SeedResult
 from .catalog import get_experiment
+from .live import RunDisplay
 from .registry import Experiment, ExperimentConfig, Measurement, RunContext
 from .verdict import decide_over_seeds
 
@@ -44,10 +46,12 @@ def run_experiment(
     device: str = "auto",
     overrides: dict[str, Any] | None = None,
     show_progress: bool = True,
+    on_start: Callable[[RunFolder], None] | None = None,
 ) -> RunFolder:
     """Validate everything (experiment, preset, config, seeds, device, output folder) before writing
-    anything, then measure each seed and decide one verdict on all of them. A failed run stays on disk,
-    marked failed in the index, and the error is re-raised."""
+    anything, then measure each seed and decide one verdict on all of them. ``on_start`` is called with the run
+    folder once it exists (before anything is measured). A failed run stays on disk, marked failed in the index
+    (``interrupted`` after Ctrl-C), and the error is re-raised."""
     exp = get_experiment(name)
     config = exp.resolve(preset, overrides)
     seeds = check_seeds(seeds)
@@ -78,6 +82,8 @@ def run_experiment(
     )
     index = RunIndex(out)
     index.started(run.name, exp.name, preset, seeds, str(torch_device), started_at)
+    if on_start is not None:
+        on_start(run)
     try:
         results, sections = _measure_and_decide(exp, config, run, seeds, torch_device, preset, show_progress)
         results = results.model_copy(
@@ -110,12 +116,18 @@ def _measure_and_decide(
     several = len(seeds) > 1
     measurements: list[Measurement] = []
     durations: list[float] = []
-    for seed in seeds:
-        transformers.set_seed(seed)
-        start = time.perf_counter()
-        measurement = exp.fn(config, RunContext(run, device, seed, preset, show_progress, several))
-        durations.append(round(time.perf_counter() - start, 2))
-        measurements.append(measurement)
+    display = RunDisplay(exp.name, seeds) if show_progress else None
+    with display or contextlib.nullcontext():
+        for i, seed in enumerate(seeds):
+            transformers.set_seed(seed)
+            start = time.perf_counter()
+            if display:
+                display.seed_started(i)
+            measurement = exp.fn(config, RunContext(run, device, seed, preset, display, several))
+            durations.append(round(time.perf_counter() - start, 2))
+            measurements.append(measurement)
+            if display:
+                display.seed_finished()
 
     pooled, per_seed = decide_over_seeds(exp.decide, [m.record for m in measurements])
     sections: list[Section] = []

@@ -62,7 +62,15 @@ class HFGenerator:
     ) -> list[Completion]:
         if not prompts:
             return []
-        encoded = encode_prompts(self.tokenizer, prompts, chat=self.chat)
+        return self.generate_ids(encode_prompts(self.tokenizer, prompts, chat=self.chat), params)
+
+    def generate_ids(
+        self, encoded: Sequence[list[int]], params: SamplingParams = SamplingParams()
+    ) -> list[Completion]:
+        """``generate`` for prompts given as token ids (the completions API accepts them)."""
+        if not encoded:
+            return []
+        encoded = [list(ids) for ids in encoded]
         limit = model_max_length(self.model)
         check_length([len(ids) + params.max_new_tokens for ids in encoded], limit, "prompt + max_new_tokens")
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
@@ -109,6 +117,34 @@ class HFGenerator:
             for b, i in enumerate(rows):
                 out[i] = {c: torch.logsumexp(logprobs[b, ids], 0).item() for c, ids in first_ids.items()}
         return [out[i] for i in range(len(encoded))]
+
+    @torch.no_grad()
+    def prompt_logprobs(
+        self, ids: Sequence[int], top: int = 0
+    ) -> list[tuple[float | None, dict[str, float]]]:
+        """For each token of ``ids``: log P(token | the tokens before it) (None for the first, which nothing
+        predicts) and the ``top`` most likely tokens at its position as {text: logprob} (empty for the first).
+        What ``echo`` with ``logprobs`` returns, and what loglikelihood evals read."""
+        check_length([len(ids)], model_max_length(self.model), "prompt")
+        device = next(self.model.parameters()).device
+        logprobs = (
+            self.model(input_ids=torch.tensor([list(ids)], device=device)).logits[0].float().log_softmax(-1)
+        )
+        out: list[tuple[float | None, dict[str, float]]] = [(None, {})]
+        for position in range(1, len(ids)):
+            row = logprobs[position - 1].cpu()
+            alternatives: dict[str, float] = {}
+            if top:
+                values, indices = row.topk(top)
+                for value, index in zip(values.tolist(), indices.tolist(), strict=True):
+                    text = self.token_bytes(index).decode("utf-8", errors="replace")
+                    if text in alternatives:  # tokens that decode alike share an entry, probabilities summed
+                        value = max(value, alternatives[text]) + math.log1p(
+                            math.exp(-abs(value - alternatives[text]))
+                        )
+                    alternatives[text] = value
+            out.append((row[ids[position]].item(), alternatives))
+        return out
 
     def completion_logprobs(self, prompts: Sequence[Prompt], completions: Sequence[str]) -> list[float]:
         """log P(completion | prompt), summed over the completion's tokens; batched by length."""

@@ -1,10 +1,12 @@
 """``alignlab serve``: an OpenAI-compatible HTTP server (``/v1/models``, ``/v1/chat/completions`` with
-log-probs) for any alignlab model, so trained checkpoints plug into tools that speak the OpenAI API.
+log-probs, ``/v1/completions`` with ``echo`` and prompt log-probs) for any alignlab model, so trained checkpoints plug
+into tools that speak the OpenAI API, lm-evaluation-harness's ``local-completions`` among them.
 
-Requests are served one at a time (a lock around the model); each request's ``n`` choices are generated
-as one batch.
+Generation requests from concurrent clients are batched together (``batching.py``); each request's ``n``
+choices are generated in the same batch.
 """
 
+import hmac
 import threading
 import time
 import uuid
@@ -16,7 +18,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..errors import AlignlabError
+from ..scoring.encode import encode_prompts
 from .base import Completion, SamplingParams, TokenLogprob
+from .batching import BatchingGenerator
 from .hf import HFGenerator
 
 
@@ -62,6 +66,37 @@ class ChatRequest(BaseModel):
         )
 
 
+class CompletionRequest(BaseModel):
+    """OpenAI's (legacy) completions request: a prompt as text or token ids, ``echo`` to have the prompt's tokens
+    scored too (what lm-evaluation-harness's ``local-completions`` loglikelihood tasks read)."""
+
+    model: str
+    prompt: str | list[str] | list[int] | list[list[int]]
+    max_tokens: int = Field(default=16, ge=0)
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    n: int = Field(default=1, ge=1, le=16)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+    echo: bool = False
+    stream: bool = False
+
+    def prompt_ids(self, tokenizer) -> list[list[int]]:
+        prompts = self.prompt if isinstance(self.prompt, list) and self.prompt else [self.prompt]
+        if all(isinstance(p, int) for p in prompts):
+            prompts = [prompts]  # one prompt given as token ids
+        return [list(p) if isinstance(p, list) else tokenizer(p)["input_ids"] for p in prompts]
+
+
+def _completion_logprobs(tokens: list[str], logprobs: list, tops: list[dict[str, float]]) -> dict[str, Any]:
+    offsets, at = [], 0
+    for token in tokens:
+        offsets.append(at)
+        at += len(token)
+    return {"tokens": tokens, "token_logprobs": logprobs, "top_logprobs": tops, "text_offset": offsets}
+
+
 def _error(status: int, message: str, param: str | None = None) -> JSONResponse:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
     return JSONResponse(status_code=status, content=body)
@@ -94,9 +129,33 @@ def _choice(index: int, completion: Completion) -> dict[str, Any]:
     }
 
 
-def create_app(generator: HFGenerator, model_name: str, *, default_max_tokens: int = 256) -> FastAPI:
+def create_app(
+    generator: HFGenerator,
+    model_name: str,
+    *,
+    default_max_tokens: int = 256,
+    batch_window_s: float = 0.01,
+    api_key: str | None = None,
+) -> FastAPI:
+    """Generation requests from concurrent clients are batched (``BatchingGenerator``: those arriving within
+    ``batch_window_s`` with the same sampling parameters run as one batch). With ``api_key``, every request must
+    send it as ``Authorization: Bearer <key>`` (compared in constant time; the key is kept in memory only)."""
     app = FastAPI(title=f"alignlab serve {model_name}")
+
+    if api_key:
+
+        @app.middleware("http")
+        async def _authorise(request: Request, call_next):
+            sent = request.headers.get("authorization", "")
+            if not hmac.compare_digest(sent.encode(), f"Bearer {api_key}".encode()):
+                return JSONResponse(status_code=401, content={"error": {
+                    "message": "missing or wrong API key (send it as 'Authorization: Bearer <key>')",
+                    "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}})  # fmt: skip
+            return await call_next(request)
+
     lock = threading.Lock()
+    batcher = BatchingGenerator(generator, window_s=batch_window_s, lock=lock)
+    app.state.batcher = batcher
     created = int(time.time())
 
     @app.exception_handler(RequestValidationError)
@@ -124,8 +183,8 @@ def create_app(generator: HFGenerator, model_name: str, *, default_max_tokens: i
                 {"role": m.role if m.role != "developer" else "system", "content": m.text()}
                 for m in request.messages
             ]
-            with lock:
-                completions = generator.generate([messages] * request.n, params)
+            ids = encode_prompts(generator.tokenizer, [messages], chat=generator.chat)[0]
+            completions = batcher.generate_ids([ids] * request.n, params)
         except (AlignlabError, ValueError) as e:
             return _error(400, str(e))
         prompt_tokens = completions[0].prompt_tokens
@@ -142,5 +201,58 @@ def create_app(generator: HFGenerator, model_name: str, *, default_max_tokens: i
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+    @app.post("/v1/completions")
+    def completions(request: CompletionRequest):
+        if request.stream:
+            return _error(400, "streaming is not supported by alignlab serve", "stream")
+        if request.model != model_name:
+            return _error(404, f"this server serves {model_name!r}, not {request.model!r}", "model")
+        top = request.logprobs or 0
+        choices, prompt_tokens, completion_tokens = [], 0, 0
+        try:
+            stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+            params = SamplingParams(
+                max_new_tokens=max(request.max_tokens, 1), temperature=request.temperature, top_p=request.top_p,
+                stop=tuple(stop), seed=request.seed, logprobs=request.logprobs is not None, top_logprobs=top,
+            )  # fmt: skip
+            prompts = request.prompt_ids(generator.tokenizer)
+            every = [ids for ids in prompts for _ in range(request.n)]  # all prompts' choices in one batch
+            generated_all = (batcher.generate_ids(every, params) if request.max_tokens
+                             else [Completion("", "length")] * len(every))  # fmt: skip
+            for p, ids in enumerate(prompts):
+                prompt_tokens += len(ids)
+                scored = None
+                if request.echo and request.logprobs is not None:
+                    with lock:
+                        scored = generator.prompt_logprobs(ids, top)
+                generated = generated_all[p * request.n : (p + 1) * request.n]
+                prompt_text = generator.tokenizer.decode(ids) if request.echo else ""
+                for completion in generated:
+                    logprobs = None
+                    if request.logprobs is not None:
+                        tokens, values, tops = [], [], []
+                        if scored is not None:
+                            tokens = [generator.token_bytes(i).decode("utf-8", errors="replace") for i in ids]
+                            values = [value for value, _ in scored]
+                            tops = [alternatives or None for _, alternatives in scored]
+                        tokens += completion.tokens
+                        values += completion.logprobs or []
+                        tops += completion.top_logprobs or [{} for _ in completion.tokens]
+                        logprobs = _completion_logprobs(tokens, values, tops)
+                    completion_tokens += len(completion.tokens)
+                    choices.append({"index": len(choices), "text": prompt_text + completion.text, "logprobs": logprobs,
+                                    "finish_reason": completion.finish_reason})  # fmt: skip
+        except (AlignlabError, ValueError) as e:
+            return _error(400, str(e))
+        return {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": choices,
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }  # fmt: skip
 
     return app
