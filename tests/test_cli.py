@@ -75,3 +75,43 @@ def test_ctrl_c_prints_a_line_and_marks_the_run_interrupted(tmp_path):
     assert "interrupted (Ctrl-C)" in out and "Traceback" not in out + err
     (record,) = RunIndex(tmp_path).list()
     assert record.status == "interrupted" and "Ctrl-C" in record.summary
+
+
+def test_catalog_table_only_writes_the_table_from_finished_runs(tmp_path):
+    from alignlab.experiments import run_experiment
+
+    run_experiment("emergence-mirage", out=tmp_path, device="cpu", show_progress=False,
+                   overrides=dict(digits=2, widths=(8, 16, 24), steps=3, warmup_steps=0, batch_size=8, eval_problems=20))  # fmt: skip
+    result = alignlab("catalog", "--table-only", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "catalog.md").read_text().splitlines()
+    assert (
+        table[0].startswith("| name | paper | seeds |") and len(table) == 2 + 36
+    )  # every experiment, in order
+    (row,) = [line for line in table if line.startswith("| `emergence-mirage`")]
+    assert "| 0 | **" in row and "not run" not in row
+    assert (
+        "| `chinchilla` | " in "\n".join(table)
+        and "not run" in [line for line in table if "`chinchilla`" in line][0]
+    )
+    bad = alignlab("catalog", "--only", "chinchila", "--out", str(tmp_path))
+    assert bad.returncode == 1 and bad.stderr.startswith("error: --only: unknown experiment(s) chinchila")
+
+
+@pytest.mark.slow
+def test_catalog_runs_what_it_is_given_and_tables_it(tmp_path):
+    result = alignlab(
+        "catalog",
+        "--only",
+        "tiny-pretrain,logit-lens",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[1/2] tiny-pretrain" in result.stdout and "[2/2] logit-lens" in result.stdout
+    rows = (tmp_path / "catalog.md").read_text().splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| `tiny-pretrain`", "| `logit-lens`"]
+    assert rows[0].split(" | ")[2] == "0, 1" and rows[1].split(" | ")[2] == "0"  # logit-lens is deterministic

@@ -1,5 +1,6 @@
 """The ``alignlab`` command line. Problems the user can fix print one line (``error: ...``), never a traceback."""
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -156,11 +157,63 @@ def run(
         )
         console.print(f"interrupted (Ctrl-C): {where}", highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
-    import json
-
     results = json.loads((folder.path / "results.json").read_text())
     console.print(f"[bold]{results['experiment']}[/bold]: {results['verdict']} — {results['summary']}")
     console.print(f"report: {folder.path / 'report.html'}")
+
+
+@app.command("catalog")
+def catalog_(
+    preset: Annotated[str, typer.Option("--preset", help="cpu (default) or gpu.")] = "cpu",
+    seeds: Annotated[
+        str,
+        typer.Option(
+            "--seeds", help="Seeds for every seeded experiment, e.g. 0,1,2 (deterministic ones: the first)."
+        ),
+    ] = "0",
+    only: Annotated[
+        str | None, typer.Option("--only", help="Comma-separated experiment names (default: all).")
+    ] = None,
+    out: OutOption = Path("runs"),
+    device: DeviceOption = "auto",
+    table_only: Annotated[
+        bool,
+        typer.Option("--table-only", help="Run nothing: write the table from the runs already under --out."),
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run the catalog (or --only some of it), then write <out>/catalog.md: the verdict table README.md shows."""
+    from .experiments import catalog, run_experiment
+    from .experiments.table import catalog_table
+    from .reporting import ensure_writable
+
+    experiments = catalog()
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else list(experiments)
+    if unknown := [n for n in names if n not in experiments]:
+        raise AlignlabError(
+            f"--only: unknown experiment(s) {', '.join(unknown)}; experiments: {', '.join(experiments)}"
+        )
+    seed_list = _parse_seeds(None, seeds)
+    ensure_writable(out)
+    if not table_only:
+        _quiet_transformers()
+        for i, name in enumerate(names, 1):
+            console.print(f"[{i}/{len(names)}] {name}", highlight=False)
+            run_seeds = seed_list if experiments[name].seeded else seed_list[:1]
+            try:
+                folder = run_experiment(
+                    name, preset=preset, seeds=run_seeds, out=out, device=device, show_progress=progress
+                )
+            except KeyboardInterrupt:
+                console.print(
+                    f"interrupted (Ctrl-C) during {name}; the table covers the runs finished so far"
+                )
+                break
+            results = json.loads((folder.path / "results.json").read_text())
+            console.print(f"  {results['verdict']} ({folder.path})", highlight=False, soft_wrap=True)
+    table = out / "catalog.md"
+    table.write_text(catalog_table(out, preset, names if only else None), encoding="utf-8")
+    console.print(f"table: {table}", highlight=False, soft_wrap=True)
 
 
 @app.command("eval")
