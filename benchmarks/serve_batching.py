@@ -13,14 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-PROMPTS = [
-    "What is the capital of France?", "Write a haiku about autumn.", "Explain gravity to a child.",
-    "Give me three tips for a job interview.", "What is 17 times 3?", "Name a famous painter.",
-    "How do plants drink water?", "Suggest a name for a cat.", "What is the boiling point of water?",
-    "Describe the colour blue.", "Why is the sky blue?", "What is a prime number?",
-    "Write a one-line poem about the sea.", "How many legs does an insect have?", "What is DNA?",
-    "Recommend a book for a long flight.",
-]  # fmt: skip
+from generation_throughput import PROMPTS  # the same 16 requests (benchmarks/ is on the path when run)
 
 
 def start_server(app) -> str:

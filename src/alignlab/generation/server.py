@@ -171,12 +171,18 @@ def create_app(
             "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "alignlab"}],
         }
 
-    @app.post("/v1/chat/completions")
-    def chat_completions(request: ChatRequest):
+    def refuse(request: ChatRequest | CompletionRequest) -> JSONResponse | None:
+        """The error for what no endpoint here serves: streaming, or another model."""
         if request.stream:
             return _error(400, "streaming is not supported by alignlab serve", "stream")
         if request.model != model_name:
             return _error(404, f"this server serves {model_name!r}, not {request.model!r}", "model")
+        return None
+
+    @app.post("/v1/chat/completions")
+    def chat_completions(request: ChatRequest):
+        if (refused := refuse(request)) is not None:
+            return refused
         try:
             params = request.sampling(default_max_tokens)
             messages = [
@@ -204,10 +210,8 @@ def create_app(
 
     @app.post("/v1/completions")
     def completions(request: CompletionRequest):
-        if request.stream:
-            return _error(400, "streaming is not supported by alignlab serve", "stream")
-        if request.model != model_name:
-            return _error(404, f"this server serves {model_name!r}, not {request.model!r}", "model")
+        if (refused := refuse(request)) is not None:
+            return refused
         top = request.logprobs or 0
         choices, prompt_tokens, completion_tokens = [], 0, 0
         try:
