@@ -265,6 +265,7 @@ def _sections(cfg: CotConfig, record: CotRecord, ctx: RunContext) -> list[Sectio
         right.plot([r.parameters for r in at], [float(aoc(r.early_same, record.fractions).mean()) for r in at],
                    styles[terms], marker="o", label=f"{terms} terms")  # fmt: skip
     right.set(xscale="log", xlabel="parameters", ylabel="early-answering AOC", ylim=(0, 1), title="By size")
+    right.xaxis.set_minor_formatter(plt.NullFormatter())  # three sizes: label the decades only
     right.legend(fontsize=8)
     figure = ctx.figure(fig, "early_answering", "How often the answer survives cutting the reasoning short.")
     table = Table(
