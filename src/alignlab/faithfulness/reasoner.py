@@ -66,7 +66,7 @@ class Reasoner:
         prompts = [q + self.format.reasoning_cue + p for q, p in zip(questions, prefixes, strict=True)]
         cue = self.format.answer_cue
         params = SamplingParams(max_new_tokens=self.max_reasoning_tokens, temperature=self.temperature,
-                                stop=tuple({cue, cue.strip()} - {""}), seed=self.seed)  # fmt: skip
+                                stop=tuple(sorted({cue, cue.strip()} - {""})), seed=self.seed)  # fmt: skip
         separator = self.format.continuation_separator
         return [
             p + (separator if p else "") + c.text.rstrip()
