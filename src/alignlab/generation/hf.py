@@ -136,13 +136,9 @@ class HFGenerator:
             alternatives: dict[str, float] = {}
             if top:
                 values, indices = row.topk(top)
-                for value, index in zip(values.tolist(), indices.tolist(), strict=True):
-                    text = self.token_bytes(index).decode("utf-8", errors="replace")
-                    if text in alternatives:  # tokens that decode alike share an entry, probabilities summed
-                        value = max(value, alternatives[text]) + math.log1p(
-                            math.exp(-abs(value - alternatives[text]))
-                        )
-                    alternatives[text] = value
+                alternatives = _by_text(
+                    [self._entry(i, v) for i, v in zip(indices.tolist(), values.tolist(), strict=True)]
+                )
             out.append((row[ids[position]].item(), alternatives))
         return out
 
@@ -306,12 +302,7 @@ class HFGenerator:
             [self._entry(i, v) for i, v in zip(row_i.tolist(), row_v.tolist(), strict=True)]
             for row_i, row_v in zip(indices, values, strict=True)
         ]
-        by_text = []
-        for step in entries:
-            merged: dict[str, float] = {}
-            for e in step:  # tokens that decode to the same text pool their probability
-                merged[e.token] = float(np.logaddexp(merged.get(e.token, -math.inf), e.logprob))
-            by_text.append(merged)
+        by_text = [_by_text(step) for step in entries]
         return replace(completion, logprobs=chosen, top_logprobs=by_text, alternatives=entries)
 
     def _entry(self, token_id: int, logprob: float) -> TokenLogprob:
@@ -320,3 +311,11 @@ class HFGenerator:
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=self.skip_special_tokens)
+
+
+def _by_text(entries: Sequence[TokenLogprob]) -> dict[str, float]:
+    """{text: logprob} of one step's alternatives: tokens that decode to the same text pool their probability."""
+    merged: dict[str, float] = {}
+    for e in entries:
+        merged[e.token] = float(np.logaddexp(merged.get(e.token, -math.inf), e.logprob))
+    return merged
