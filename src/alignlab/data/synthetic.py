@@ -10,10 +10,25 @@ cross-entropy is known too — the entropy rate
 -sum_i pi_i log pi_i that a model ignoring context would reach.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+
+def _walk(
+    rng: np.random.Generator, first: np.ndarray, length: int, rows: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """(len(first), length) word indices from ``first`` on: each next word drawn by inverting the cumulative
+    transition rows ``rows(previous words)`` at one uniform draw per sequence."""
+    out = np.empty((len(first), length), dtype=np.int64)
+    out[:, 0] = first
+    for t in range(1, length):
+        cumulative = rows(out[:, t - 1])
+        u = rng.random(len(first))[:, None]
+        out[:, t] = np.minimum((u > cumulative).sum(axis=1), cumulative.shape[1] - 1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -57,12 +72,8 @@ class MarkovLanguage:
         """(n_sequences, length) word indices; each sequence starts from the stationary distribution."""
         rng = np.random.default_rng(seed)
         cumulative = np.cumsum(self.transitions, axis=1)
-        out = np.empty((n_sequences, length), dtype=np.int64)
-        out[:, 0] = rng.choice(self.n_words, size=n_sequences, p=self.stationary)
-        for t in range(1, length):
-            u = rng.random(n_sequences)[:, None]
-            out[:, t] = np.minimum((u > cumulative[out[:, t - 1]]).sum(axis=1), self.n_words - 1)
-        return out
+        first = rng.choice(self.n_words, size=n_sequences, p=self.stationary)
+        return _walk(rng, first, length, lambda previous: cumulative[previous])
 
     def texts(self, n_sequences: int, length: int, *, seed: int) -> list[str]:
         words = self.words
@@ -110,12 +121,8 @@ class TopicMarkovLanguage:
         rng = np.random.default_rng(seed)
         topics = rng.choice(self.n_topics, size=n_sequences, p=self.topic_prior)
         cumulative = np.cumsum(self.transitions, axis=2)
-        out = np.empty((n_sequences, length), dtype=np.int64)
-        out[:, 0] = rng.integers(self.n_words, size=n_sequences)
-        for t in range(1, length):
-            u = rng.random(n_sequences)[:, None]
-            out[:, t] = np.minimum((u > cumulative[topics, out[:, t - 1]]).sum(axis=1), self.n_words - 1)
-        return out
+        first = rng.integers(self.n_words, size=n_sequences)
+        return _walk(rng, first, length, lambda previous: cumulative[topics, previous])
 
     def best_losses(self, sequences: np.ndarray) -> np.ndarray:
         """(n_sequences,): the Bayes-optimal mean next-token loss (nats) over tokens 1..T-1 of each sequence."""
