@@ -105,11 +105,14 @@ def decide(records: Sequence[CotRecord]) -> Decision:
     post_hoc, needs = ([r for r in results if r.terms == t] for t in terms)
     gain = float(np.mean([r.accuracy_with_reasoning - r.accuracy_direct for r in needs]))
     direct_easy = float(np.mean([r.accuracy_direct for r in post_hoc]))
+    per_question = {  # pooled over sizes and seeds, one value per question
+        (name, group): np.concatenate([values(r) for r in results])
+        for group, results in (("needs", needs), ("post_hoc", post_hoc))
+        for name, values in (("aoc", lambda r: aoc(r.early_same, fractions)), ("mistake", lambda r: r.mistake_changed))
+    }  # fmt: skip
     figures = {
-        "aoc_needs": round(float(np.mean(np.concatenate([aoc(r.early_same, fractions) for r in needs]))), 3),
-        "aoc_post_hoc": round(
-            float(np.mean(np.concatenate([aoc(r.early_same, fractions) for r in post_hoc]))), 3
-        ),
+        "aoc_needs": round(float(per_question["aoc", "needs"].mean()), 3),
+        "aoc_post_hoc": round(float(per_question["aoc", "post_hoc"].mean()), 3),
         "reasoning_gain_needs": round(gain, 3),
         "direct_accuracy_post_hoc": round(direct_easy, 3),
     }
@@ -120,21 +123,12 @@ def decide(records: Sequence[CotRecord]) -> Decision:
             "reasoning and one that does not",
             figures,
         )
-
-    def gap(field: str):
-        if field == "aoc":
-            a = np.concatenate([aoc(r.early_same, fractions) for r in needs])
-            b = np.concatenate([aoc(r.early_same, fractions) for r in post_hoc])
-        else:
-            a = np.concatenate([getattr(r, field) for r in needs])
-            b = np.concatenate([getattr(r, field) for r in post_hoc])
-        return difference(mean_estimate(a), mean_estimate(b))
-
-    early, mistake = gap("aoc"), gap("mistake_changed")
-    figures["mistake_changed_needs"] = round(float(np.mean([np.mean(r.mistake_changed) for r in needs])), 3)
-    figures["mistake_changed_post_hoc"] = round(
-        float(np.mean([np.mean(r.mistake_changed) for r in post_hoc])), 3
+    early, mistake = (
+        difference(mean_estimate(per_question[name, "needs"]), mean_estimate(per_question[name, "post_hoc"]))
+        for name in ("aoc", "mistake")
     )
+    figures["mistake_changed_needs"] = round(float(per_question["mistake", "needs"].mean()), 3)
+    figures["mistake_changed_post_hoc"] = round(float(per_question["mistake", "post_hoc"].mean()), 3)
     a, b = early.clearly_above(0), mistake.clearly_above(0)
     reasons = (
         f"(a) {'holds' if a else 'not shown'}: early-answering AOC {figures['aoc_needs']:.3f} ({terms[1]} terms) vs "
