@@ -226,24 +226,23 @@ def create_app(
                              else [Completion("", "length")] * len(every))  # fmt: skip
             for p, ids in enumerate(prompts):
                 prompt_tokens += len(ids)
-                scored = None
+                echoed: tuple[list, list, list] = ([], [], [])  # the prompt's tokens, logprobs, alternatives
                 if request.echo and request.logprobs is not None:
                     with lock:
                         scored = generator.prompt_logprobs(ids, top)
+                    echoed = ([generator.token_bytes(i).decode("utf-8", errors="replace") for i in ids],
+                              [value for value, _ in scored], [alternatives or None for _, alternatives in scored])  # fmt: skip
                 generated = generated_all[p * request.n : (p + 1) * request.n]
                 prompt_text = generator.tokenizer.decode(ids) if request.echo else ""
                 for completion in generated:
                     logprobs = None
                     if request.logprobs is not None:
-                        tokens, values, tops = [], [], []
-                        if scored is not None:
-                            tokens = [generator.token_bytes(i).decode("utf-8", errors="replace") for i in ids]
-                            values = [value for value, _ in scored]
-                            tops = [alternatives or None for _, alternatives in scored]
-                        tokens += completion.tokens
-                        values += completion.logprobs or []
-                        tops += completion.top_logprobs or [{} for _ in completion.tokens]
-                        logprobs = _completion_logprobs(tokens, values, tops)
+                        tokens, values, tops = echoed
+                        logprobs = _completion_logprobs(
+                            tokens + completion.tokens,
+                            values + (completion.logprobs or []),
+                            tops + (completion.top_logprobs or [{} for _ in completion.tokens]),
+                        )
                     completion_tokens += len(completion.tokens)
                     choices.append({"index": len(choices), "text": prompt_text + completion.text, "logprobs": logprobs,
                                     "finish_reason": completion.finish_reason})  # fmt: skip
