@@ -1,5 +1,6 @@
 """The ``alignlab`` command line. Problems the user can fix print one line (``error: ...``), never a traceback."""
 
+import http.server
 import json
 import sys
 from pathlib import Path
@@ -327,6 +328,36 @@ def runs(
         duration = f"{r.duration_s:.0f} s" if r.duration_s is not None else ""
         table.add_row(r.name, r.preset, r.seeds, r.device, r.status, r.verdict or "", duration)
     console.print(table)
+
+
+@app.command()
+def view(
+    out: OutOption = Path("runs"),
+    serve_: Annotated[
+        bool, typer.Option("--serve", help="Serve the runs folder on 127.0.0.1 after building the site.")
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for --serve.")] = 8765,
+) -> None:
+    """Build a static site over the runs under --out (<out>/site/index.html): every run with its verdict,
+    one page per run with its curves and report, and the runs of one experiment side by side."""
+    import functools
+
+    from .reporting.site import build_site
+
+    index = build_site(out)
+    console.print(f"runs site: {index}")
+    if not serve_:
+        return
+    _check_can_listen("127.0.0.1", port)
+    handler = functools.partial(_QuietHandler, directory=str(out))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        console.print(f"serving at http://127.0.0.1:{port}/site/index.html (Ctrl-C stops)", highlight=False)
+        server.serve_forever()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # one line per request would drown the terminal
+        pass
 
 
 @app.command()

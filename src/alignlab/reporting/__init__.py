@@ -3,6 +3,7 @@
 from .report import Code, Figure, Section, Table, Text
 from .results import Claim, Results, Verdict
 from .run_folder import RunFolder, ensure_writable
+from .site import build_site
 from .store import RunIndex, RunRecord
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "Table",
     "Text",
     "Verdict",
+    "build_site",
     "ensure_writable",
 ]
