@@ -99,6 +99,11 @@ def test_non_ascii_logprobs_keep_each_tokens_bytes_and_the_requested_count(embed
     assert b"".join(bytes(t.bytes) for t in choice.logprobs.content) == choice.message.content.encode()
     assert all(len(t.top_logprobs) == 5 for t in choice.logprobs.content)
     assert all(len({bytes(a.bytes) for a in t.top_logprobs}) == 5 for t in choice.logprobs.content)
+    # streamed, no delta ends inside a character that spans several tokens, and the deltas join into the text
+    deltas = [chunk.choices[0].delta.content or "" for chunk in client.chat.completions.create(
+        model="smollm2-135m-instruct", messages=[{"role": "user", "content": "Say 'café' in Japanese: 日本"}],
+        max_tokens=12, temperature=0, stream=True) if chunk.choices]  # fmt: skip
+    assert "".join(deltas) == choice.message.content and not any("\ufffd" in d for d in deltas)
 
 
 def test_completions_with_echo_score_the_prompt_as_loglikelihood_evals_read_it(server, toy):
@@ -141,8 +146,77 @@ def test_completions_with_echo_score_the_prompt_as_loglikelihood_evals_read_it(s
         and plain.choices[0].text == plain.choices[1].text
         and plain.choices[0].logprobs is None
     )
-    with pytest.raises(openai.BadRequestError, match="streaming"):
-        client.completions.create(model=MODEL, prompt="w1", stream=True)
+    with pytest.raises(openai.BadRequestError, match="without streaming"):
+        client.completions.create(model=MODEL, prompt="w1", stream=True, echo=True, logprobs=1)
+
+
+def _streamed(stream) -> tuple[dict[int, str], dict[int, str], list, int]:
+    """Per choice: the joined deltas and the finish reason; the usage; and how many chunks carried text."""
+    texts: dict[int, str] = {}
+    finished: dict[int, str] = {}
+    usage, with_text = None, 0
+    for chunk in stream:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            text = choice.delta.content if hasattr(choice, "delta") else choice.text
+            texts[choice.index] = texts.get(choice.index, "") + (text or "")
+            with_text += bool(text)
+            if choice.finish_reason:
+                finished[choice.index] = choice.finish_reason
+    return texts, finished, usage, with_text
+
+
+def test_streamed_chat_and_completions_join_into_the_unstreamed_text(server):
+    url, generator = server
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+    messages = [{"role": "user", "content": "w1 w2 w3"}]
+    [direct] = generator.generate([messages], SamplingParams(max_new_tokens=12))
+    stream = client.chat.completions.create(model=MODEL, messages=messages, max_tokens=12, temperature=0, n=2,
+                                            stream=True, stream_options={"include_usage": True})  # fmt: skip
+    texts, finished, usage, with_text = _streamed(stream)
+    assert texts == {0: direct.text, 1: direct.text} and finished == {0: "length", 1: "length"}
+    assert with_text >= 12  # token by token, not one chunk at the end
+    assert usage.completion_tokens == 24 and usage.prompt_tokens == direct.prompt_tokens
+
+    unstopped = client.completions.create(model=MODEL, prompt="w1 w2 w3", max_tokens=12, temperature=0)
+    stop = unstopped.choices[0].text.split()[3]  # a word it will write: the stream must end before it too
+    params = SamplingParams(max_new_tokens=12, stop=(stop,))
+    expected = [
+        c.text
+        for c in generator.generate_ids(
+            [generator.tokenizer(p)["input_ids"] for p in ("w1 w2 w3", "w7")], params
+        )
+    ]
+    plain = client.completions.create(
+        model=MODEL, prompt=["w1 w2 w3", "w7"], max_tokens=12, temperature=0, stop=stop
+    )
+    texts, finished, _, _ = _streamed(client.completions.create(
+        model=MODEL, prompt=["w1 w2 w3", "w7"], max_tokens=12, temperature=0, stop=stop, stream=True))  # fmt: skip
+    assert [texts[0], texts[1]] == [c.text for c in plain.choices] == expected
+    assert stop not in texts[0] and finished[0] == "stop"
+    with pytest.raises(openai.BadRequestError, match="without streaming"):
+        client.chat.completions.create(model=MODEL, messages=messages, stream=True, logprobs=True)
+
+
+def test_concurrent_streams_share_a_batch(toy, serve):
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, tokenizer = toy
+    generator = HFGenerator(model, tokenizer)
+    url = serve(generator, MODEL, batch_window_s=0.2)
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+    prompts = [f"w{i} w{i + 1}" for i in range(4)]
+
+    def ask(prompt: str) -> str:
+        stream = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt}],
+                                                max_tokens=8, temperature=0, stream=True)  # fmt: skip
+        return _streamed(stream)[0][0]
+
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(ask, prompts))
+    alone = [generator.generate([[{"role": "user", "content": p}]], SamplingParams(max_new_tokens=8))[0].text
+             for p in prompts]  # fmt: skip
+    assert together == alone and max(serve.apps[url].state.batcher.batches) > 1
 
 
 def test_concurrent_clients_are_batched_and_get_what_they_would_alone(toy, serve):

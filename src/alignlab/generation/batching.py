@@ -12,7 +12,7 @@ request is reproducible for the same batch, not across batches.
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -25,6 +25,7 @@ from .hf import HFGenerator
 class _Request:
     ids: list[list[int]]
     params: SamplingParams
+    on_token: Callable[[int, int], None] | None = None
     future: Future = field(default_factory=Future)
 
 
@@ -47,14 +48,24 @@ class BatchingGenerator:
         threading.Thread(target=self._work, daemon=True, name="alignlab-batching").start()
 
     def generate_ids(self, ids: Sequence[list[int]], params: SamplingParams) -> list[Completion]:
-        """Blocks until this request's batch has run. A request too long for the model is refused here, before
-        it can fail a batch it shares with others."""
+        """Blocks until this request's batch has run."""
+        return self.submit(ids, params).result()
+
+    def submit(
+        self,
+        ids: Sequence[list[int]],
+        params: SamplingParams,
+        on_token: Callable[[int, int], None] | None = None,
+    ) -> Future:
+        """Queue a request; the future holds its completions. ``on_token(i, token_id)`` sees each token of prompt
+        ``i`` as it is generated (for streaming). A request too long for the model is refused here, before it can
+        fail a batch it shares with others."""
         ids = [list(i) for i in ids]
         check_length([len(i) + params.max_new_tokens for i in ids], model_max_length(self.generator.model),
                      "prompt + max_new_tokens")  # fmt: skip
-        request = _Request(ids, params)
+        request = _Request(ids, params, on_token)
         self._queue.put(request)
-        return request.future.result()
+        return request.future
 
     def _arrival(self, timeout: float | None) -> _Request | None:
         try:
@@ -87,10 +98,18 @@ class BatchingGenerator:
 
     def _run(self, batch: list[_Request]) -> None:
         self.batches.append(sum(len(r.ids) for r in batch))
+        owners = [(request, i) for request in batch for i in range(len(request.ids))]
+
+        def dispatch(row: int, token: int) -> None:
+            request, i = owners[row]
+            if request.on_token is not None:
+                request.on_token(i, token)
+
+        streaming = any(r.on_token is not None for r in batch)
         try:
             with self.lock:
                 completions = self.generator.generate_ids(
-                    [ids for r in batch for ids in r.ids], batch[0].params
+                    [ids for r in batch for ids in r.ids], batch[0].params, dispatch if streaming else None
                 )
         except BaseException as error:  # one bad request fails its batch; each caller sees the error
             for request in batch:

@@ -3,12 +3,13 @@
 import copy
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
 
 from ..scoring.encode import Prompt, check_length, encode_completions, encode_prompts, model_max_length, pad
 from .base import Completion, SamplingParams, TokenLogprob, cut_at_stop
@@ -65,9 +66,14 @@ class HFGenerator:
         return self.generate_ids(encode_prompts(self.tokenizer, prompts, chat=self.chat), params)
 
     def generate_ids(
-        self, encoded: Sequence[list[int]], params: SamplingParams = SamplingParams()
+        self,
+        encoded: Sequence[list[int]],
+        params: SamplingParams = SamplingParams(),
+        on_token: Callable[[int, int], None] | None = None,
     ) -> list[Completion]:
-        """``generate`` for prompts given as token ids (the completions API accepts them)."""
+        """``generate`` for prompts given as token ids (the completions API accepts them). ``on_token(i, token_id)``
+        is called with each token as it is generated for prompt ``i`` (for streaming); a finished row may go on
+        receiving padding, which the caller ignores after its end-of-sequence token."""
         if not encoded:
             return []
         encoded = [list(ids) for ids in encoded]
@@ -81,8 +87,11 @@ class HFGenerator:
                 torch.manual_seed(params.seed)
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
+                to_prompt = (
+                    None if on_token is None else (lambda row, token, rows=rows: on_token(rows[row], token))
+                )
                 for i, completion in zip(
-                    rows, self._generate_batch([encoded[i] for i in rows], params), strict=True
+                    rows, self._generate_batch([encoded[i] for i in rows], params, to_prompt), strict=True
                 ):
                     out[i] = completion
         return [out[i] for i in range(len(encoded))]
@@ -237,7 +246,9 @@ class HFGenerator:
         }
         return sorted(ids)
 
-    def _generate_batch(self, prompt_ids: list[list[int]], params: SamplingParams) -> list[Completion]:
+    def _generate_batch(
+        self, prompt_ids: list[list[int]], params: SamplingParams, on_token: Callable[[int, int], None] | None
+    ) -> list[Completion]:
         device = next(self.model.parameters()).device
         input_ids, attention_mask = pad(prompt_ids, self.tokenizer.pad_token_id, "left")
         sampling = (
@@ -258,6 +269,7 @@ class HFGenerator:
             ),
             return_dict_in_generate=True,
             output_logits=params.logprobs,
+            streamer=None if on_token is None else _TokenFanout(on_token),
             **sampling,
         )
         new_tokens = output.sequences[:, input_ids.shape[1] :].cpu()  # (B, T_new)
@@ -311,6 +323,23 @@ class HFGenerator:
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=self.skip_special_tokens)
+
+
+class _TokenFanout(BaseStreamer):
+    """A ``generate`` streamer that hands each new token of every row to ``on_token(row, token_id)``."""
+
+    def __init__(self, on_token: Callable[[int, int], None]) -> None:
+        self.on_token, self.prompt_seen = on_token, False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate puts the prompt first
+            self.prompt_seen = True
+            return
+        for row, token in enumerate(value.view(-1).tolist()):
+            self.on_token(row, token)
+
+    def end(self) -> None:
+        pass
 
 
 def _by_text(entries: Sequence[TokenLogprob]) -> dict[str, float]:

@@ -3,7 +3,8 @@ log-probs, ``/v1/completions`` with ``echo`` and prompt log-probs) for any align
 into tools that speak the OpenAI API, lm-evaluation-harness's ``local-completions`` among them.
 
 Generation requests from concurrent clients are batched together (``batching.py``); each request's ``n``
-choices are generated in the same batch.
+choices are generated in the same batch. ``stream: true`` sends server-sent events as tokens are generated
+(``streaming.py``).
 """
 
 import hmac
@@ -14,7 +15,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..errors import AlignlabError
@@ -22,6 +23,7 @@ from ..scoring.encode import encode_prompts
 from .base import Completion, SamplingParams, TokenLogprob
 from .batching import BatchingGenerator
 from .hf import HFGenerator
+from .streaming import stream_events
 
 
 class ContentPart(BaseModel):
@@ -35,6 +37,10 @@ class ChatMessage(BaseModel):
 
     def text(self) -> str:
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
 
 
 class ChatRequest(BaseModel):
@@ -52,6 +58,7 @@ class ChatRequest(BaseModel):
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
     def sampling(self, default_max_tokens: int) -> SamplingParams:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -81,6 +88,7 @@ class CompletionRequest(BaseModel):
     logprobs: int | None = Field(default=None, ge=0, le=20)
     echo: bool = False
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
     def prompt_ids(self, tokenizer) -> list[list[int]]:
         prompts = self.prompt if isinstance(self.prompt, list) and self.prompt else [self.prompt]
@@ -172,12 +180,36 @@ def create_app(
         }
 
     def refuse(request: ChatRequest | CompletionRequest) -> JSONResponse | None:
-        """The error for what no endpoint here serves: streaming, or another model."""
-        if request.stream:
-            return _error(400, "streaming is not supported by alignlab serve", "stream")
+        """The error for what no endpoint here serves: another model, or log-probs while streaming."""
         if request.model != model_name:
             return _error(404, f"this server serves {model_name!r}, not {request.model!r}", "model")
+        if request.stream and (request.logprobs or getattr(request, "echo", False)):
+            return _error(400, "stream: log-probs and echo are served without streaming only", "stream")
+        if request.stream and getattr(request, "max_tokens", 1) == 0:
+            return _error(400, "stream: max_tokens 0 generates nothing to stream", "max_tokens")
         return None
+
+    def usage(prompt_tokens: int, completions: list[Completion]) -> dict[str, int]:
+        completion_tokens = sum(len(c.tokens) for c in completions)
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+
+    def stream(
+        request, every: list[list[int]], params: SamplingParams, chunk, opening=()
+    ) -> StreamingResponse:
+        """``every`` prompt's tokens as server-sent events; the request is queued before this returns."""
+        include_usage = request.stream_options is not None and request.stream_options.include_usage
+        head = {"id": f"{'chatcmpl' if isinstance(request, ChatRequest) else 'cmpl'}-{uuid.uuid4().hex}",
+                "object": "chat.completion.chunk" if isinstance(request, ChatRequest) else "text_completion",
+                "created": int(time.time()), "model": model_name}  # fmt: skip
+        prompt_tokens = sum(len(ids) for ids in every) // request.n
+        events = stream_events(
+            generator, params.stop, lambda on_token: batcher.submit(every, params, on_token), len(every),
+            chunk=lambda i, delta, finish: {**head, "choices": [chunk(i, delta, finish)]},
+            opening=[{**head, "choices": [c]} for c in opening],
+            usage=(lambda done: {**head, "choices": [], "usage": usage(prompt_tokens, done)}) if include_usage else None,
+        )  # fmt: skip
+        return StreamingResponse(events, media_type="text/event-stream")
 
     @app.post("/v1/chat/completions")
     def chat_completions(request: ChatRequest):
@@ -190,22 +222,24 @@ def create_app(
                 for m in request.messages
             ]
             ids = encode_prompts(generator.tokenizer, [messages], chat=generator.chat)[0]
+            if request.stream:
+                return stream(
+                    request, [ids] * request.n, params,
+                    chunk=lambda i, delta, finish: {"index": i, "delta": {"content": delta} if delta else {},
+                                                    "logprobs": None, "finish_reason": finish},
+                    opening=[{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                              "finish_reason": None} for i in range(request.n)],
+                )  # fmt: skip
             completions = batcher.generate_ids([ids] * request.n, params)
         except (AlignlabError, ValueError) as e:
             return _error(400, str(e))
-        prompt_tokens = completions[0].prompt_tokens
-        completion_tokens = sum(len(c.tokens) for c in completions)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model_name,
             "choices": [_choice(i, c) for i, c in enumerate(completions)],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
+            "usage": usage(len(ids), completions),
         }
 
     @app.post("/v1/completions")
@@ -222,6 +256,9 @@ def create_app(
             )  # fmt: skip
             prompts = request.prompt_ids(generator.tokenizer)
             every = [ids for ids in prompts for _ in range(request.n)]  # all prompts' choices in one batch
+            if request.stream:
+                return stream(request, every, params, chunk=lambda i, delta, finish: {
+                    "index": i, "text": delta or "", "logprobs": None, "finish_reason": finish})  # fmt: skip
             generated_all = (batcher.generate_ids(every, params) if request.max_tokens
                              else [Completion("", "length")] * len(every))  # fmt: skip
             for p, ids in enumerate(prompts):
