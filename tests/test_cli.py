@@ -1,5 +1,6 @@
 """The installed command, run as a user runs it: one line per problem, never a traceback."""
 
+import json
 import subprocess
 import sys
 
@@ -89,6 +90,8 @@ def test_catalog_table_only_writes_the_table_from_finished_runs(tmp_path):
         table[0].startswith("| name | paper | seeds |") and len(table) == 2 + 36
     )  # every experiment, in order
     (row,) = [line for line in table if line.startswith("| `emergence-mirage`")]
+    records = json.loads((tmp_path / "catalog.json").read_text())
+    assert list(records) == ["emergence-mirage"] and records["emergence-mirage"]["seeds"][0]["seed"] == 0
     assert "| 0 | **" in row and "not run" not in row
     assert (
         "| `chinchilla` | " in "\n".join(table)

@@ -2,12 +2,14 @@
 listed under, and its library snippet runs (against `alignlab serve`'s app over real loopback HTTP)."""
 
 import importlib
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 LIBRARY = README[README.index("## The library") : README.index("## Benchmarks")]
 NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
@@ -60,3 +62,12 @@ def test_the_library_snippet_runs(embedded, serve):
     [result], [label] = namespace["results"], namespace["labels"]
     assert result.final and result.stopped in {"no_violations", "unparsed", "unchanged", "max_revisions"}
     assert label.p_a is not None and 0 <= label.p_a <= 1
+
+
+def test_the_readme_verdict_table_is_the_one_rendered_from_the_recorded_runs():
+    from alignlab.experiments import catalog
+    from alignlab.experiments.table import readme_table, render_table
+
+    records = json.loads((ROOT / "docs" / "catalog.json").read_text(encoding="utf-8"))
+    assert readme_table((ROOT / "README.md").read_text(encoding="utf-8")) == render_table(records)
+    assert set(records) == set(catalog())  # every experiment has a recorded run behind its row

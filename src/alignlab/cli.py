@@ -183,10 +183,12 @@ def catalog_(
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Run the catalog (or --only some of it), then write <out>/catalog.md: the verdict table README.md shows."""
+    """Run the catalog (or --only some of it), then write <out>/catalog.md, the verdict table README.md shows,
+    and <out>/catalog.json, the records it is rendered from."""
     from .experiments import catalog, run_experiment
-    from .experiments.table import catalog_table
+    from .experiments.table import catalog_records, render_table
     from .reporting import ensure_writable
+    from .reporting.atomic import write_json_atomic, write_text_atomic
 
     experiments = catalog()
     names = [n.strip() for n in only.split(",") if n.strip()] if only else list(experiments)
@@ -212,9 +214,12 @@ def catalog_(
                 break
             results = json.loads((folder.path / "results.json").read_text())
             console.print(f"  {results['verdict']} ({folder.path})", highlight=False, soft_wrap=True)
-    table = out / "catalog.md"
-    table.write_text(catalog_table(out, preset, names if only else None), encoding="utf-8")
-    console.print(f"table: {table}", highlight=False, soft_wrap=True)
+    records = catalog_records(out, preset)
+    if only:
+        records = {name: record for name, record in records.items() if name in names}
+    write_text_atomic(out / "catalog.md", render_table(records, names if only else None))
+    write_json_atomic(out / "catalog.json", records)
+    console.print(f"table: {out / 'catalog.md'} (records: catalog.json)", highlight=False, soft_wrap=True)
 
 
 @app.command("eval")
