@@ -7,6 +7,12 @@ owns the rest — device placement and mixed precision (through ``accelerate``),
 clipping, the learning-rate schedule, checkpoints and logging. What an algorithm must do around the
 optimizer step (an SAE's gradient projection and decoder renormalisation, early stopping) goes in
 ``LoopHooks``.
+
+Data parallel: launched as several processes (``torchrun --nproc_per_node N`` or ``accelerate launch`` with one
+of the configs in ``configs/accelerate/``), every process runs the same loop over the same ``batches``; each
+takes its own equal slice of every batch (``shard_batch``), gradients are averaged across processes, and the
+logged figures are averaged too. With a loss that is a mean over equally weighted rows, N processes then reach
+the weights one process reaches on the same global batches (tested with two CPU processes over gloo).
 """
 
 import json
@@ -18,7 +24,7 @@ from typing import Any, Literal
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import send_to_device
+from accelerate.utils import DataLoaderConfiguration, send_to_device
 from pydantic import model_validator
 from transformers import get_scheduler
 
@@ -116,15 +122,39 @@ def _save_checkpoint(
     accelerator: Accelerator, checkpoint_dir: Path, step: int, state: dict[str, Any]
 ) -> None:
     """Model, optimizer, scheduler, RNG states and the loop's own state, written to a temporary folder and
-    renamed into place; older checkpoints are then removed."""
+    renamed into place; older checkpoints are then removed. Every process takes part (each saves its own RNG
+    state); the main process alone touches the folders."""
     tmp = checkpoint_dir / f".tmp-checkpoint-{step}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
-    (tmp / "loop_state.json").write_text(json.dumps(state))
-    tmp.rename(checkpoint_dir / f"checkpoint-{step}")
-    for old in checkpoint_dir.glob("checkpoint-*"):
-        if old.name != f"checkpoint-{step}":
-            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / "loop_state.json").write_text(json.dumps(state))
+        tmp.rename(checkpoint_dir / f"checkpoint-{step}")
+        for old in checkpoint_dir.glob("checkpoint-*"):
+            if old.name != f"checkpoint-{step}":
+                shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def shard_batch(batch: Any, index: int, count: int) -> Any:
+    """Process ``index`` of ``count``'s equal slice of a batch: every tensor (and list) split along its first
+    dimension, recursively through dicts, tuples and dataclass-free containers."""
+    if isinstance(batch, dict):
+        return {key: shard_batch(value, index, count) for key, value in batch.items()}
+    if isinstance(batch, tuple):
+        return tuple(shard_batch(value, index, count) for value in batch)
+    if isinstance(batch, torch.Tensor | list):
+        if len(batch) % count:
+            raise AlignlabError(
+                f"data-parallel training over {count} processes needs batches whose size divides by {count}; "
+                f"got {len(batch)} rows"
+            )
+        size = len(batch) // count
+        return batch[index * size : (index + 1) * size]
+    return batch
 
 
 def train(
@@ -152,7 +182,11 @@ def train(
     """
     device = torch.device(options.device)
     on_log, checkpoint_dir = options.on_log, options.checkpoint_dir
-    accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=config.mixed_precision)
+    accelerator = Accelerator(  # split_batches: a step consumes one global batch, so the schedule steps once
+        cpu=device.type == "cpu",
+        mixed_precision=config.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+    )
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer_cls = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[config.optimizer]
     optimizer = optimizer_cls(parameters, lr=config.lr, weight_decay=config.weight_decay)
@@ -165,6 +199,8 @@ def train(
         config.schedule, optimizer, config.warmup_steps, config.steps, scheduler_specific_kwargs=extra
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    parameters = [p for p in model.parameters() if p.requires_grad]  # as prepared (FSDP replaces them)
+    processes, rank = accelerator.num_processes, accelerator.process_index
     for obj in stateful:
         accelerator.register_for_checkpointing(obj)
 
@@ -179,14 +215,18 @@ def train(
             start, history, window = state["step"], state["history"], state["window"]
             for _ in range(start * config.grad_accum):
                 next(batches)
-    writer = _tensorboard(options.tensorboard_dir)
-    bar = _progress_bar(options.progress, config.steps, start)
+    main = accelerator.is_main_process
+    writer = _tensorboard(options.tensorboard_dir) if main else None
+    bar = _progress_bar(options.progress, config.steps, start) if main else None
     model.train()
 
     for step in range(start, config.steps):
         progress = Progress(step, config.steps)
         for _ in range(config.grad_accum):
-            out = step_fn(model, send_to_device(next(batches), accelerator.device), progress)
+            batch = next(batches)
+            if processes > 1:
+                batch = shard_batch(batch, rank, processes)
+            out = step_fn(model, send_to_device(batch, accelerator.device), progress)
             loss = out.loss.detach()
             if not torch.isfinite(loss):
                 raise AlignlabError(
@@ -208,9 +248,14 @@ def train(
             bar.update(1)
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps or stop:
             record = {key: sum(float(v) for v in values) / len(values) for key, values in window.items()}
+            if processes > 1:  # the mean over processes (each saw an equal slice)
+                means = accelerator.reduce(
+                    torch.tensor(list(record.values()), device=accelerator.device), "mean"
+                )
+                record = dict(zip(record, means.tolist(), strict=True))
             record["lr"] = scheduler.get_last_lr()[0]
             history.append({"step": step + 1, **record})
-            if on_log:
+            if on_log and main:
                 on_log(step + 1, record)
             if writer is not None:
                 for key, value in record.items():
