@@ -250,3 +250,46 @@ def test_rollout_text_keeps_stray_special_tokens(toy):
         generated = [i for i in ids[comp.bool()].tolist() if i != tokenizer.eos_token_id]
         assert text.split() == tokenizer.convert_ids_to_tokens(generated)
     assert any("<" in text for text in rollout.completions), "at T=3 some special tokens should be sampled"
+
+
+def test_grpo_with_rollouts_from_a_server_that_reloads_the_pushed_policy(toy, serve, tmp_path):
+    """`alignlab serve --allow-reload` stands in for vLLM: rollouts come from the server, which loads the policy
+    the trainer pushes before every rollout; the reward still rises, and the served weights are the policy's."""
+    import httpx
+
+    from alignlab.generation import HFGenerator
+    from alignlab.training import RemoteRollouts
+
+    model, tokenizer = copy.deepcopy(toy[0]), toy[1]
+    served = copy.deepcopy(toy[0])
+    with torch.no_grad():
+        for p in served.parameters():
+            p.add_(0.5)  # the server starts with other weights: only a push makes its samples the policy's
+    url = serve(HFGenerator(served, tokenizer), "policy", allow_reload=True)
+    remote = RemoteRollouts(url, "policy", tmp_path / "sync")
+
+    prompts = ["w1", "w2 w3"]
+    rollout = remote(
+        model, tokenizer, prompts, samples_per_prompt=2, max_new_tokens=5, temperature=0, chat=False
+    )
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(served.state_dict().values(), model.state_dict().values(), strict=True)
+    )
+    local = model.generate(**tokenizer(prompts[1:], return_tensors="pt"), max_new_tokens=5, do_sample=False)
+    assert rollout.input_ids[2:, -5:].tolist() == [local[0, -5:].tolist()] * 2  # the server's greedy tokens
+    assert rollout.completion_mask.sum(1).tolist() == [5] * 4 and rollout.input_ids.shape[0] == 4
+    assert rollout.completions[2] == tokenizer.decode(local[0, -5:])
+
+    grpo = GRPOConfig(group_size=8, prompts_per_step=4, max_new_tokens=6, beta=0.02)
+    history = train_grpo(
+        model, tokenizer, ["w1", "w2 w3", "w7", "w11 w12"], [share_of_w5], grpo,
+        TrainConfig(steps=30, lr=1e-2, log_every=5, schedule="constant"), chat=False, rollout_fn=remote,
+    )  # fmt: skip
+    assert history[-1]["reward"] > history[0]["reward"] + 0.2, history
+    assert serve.apps[url].state.reloads == 31 and len(list((tmp_path / "sync").iterdir())) == 1
+    refused = httpx.post(url.removesuffix("/v1") + "/reload_weights", json={"model_path": str(tmp_path)})
+    assert refused.status_code == 400 and "no *.safetensors files" in refused.json()["error"]["message"]
+    closed = RemoteRollouts(serve(HFGenerator(served, tokenizer), "policy"), "policy", tmp_path / "other")
+    with pytest.raises(AlignlabError, match="reload_weights refused the policy \\(404\\)"):
+        closed(model, tokenizer, prompts, max_new_tokens=2, chat=False)

@@ -376,6 +376,12 @@ def serve(
         int, typer.Option(min=1, help="Default max_tokens when a request gives none.")
     ] = 256,
     api_key: ApiKeyOption = None,
+    allow_reload: Annotated[
+        bool,
+        typer.Option(
+            "--allow-reload", help="Accept POST /reload_weights {model_path}: a trainer pushing its policy."
+        ),
+    ] = False,
 ) -> None:
     """Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions);
     with --api-key, requests must carry it as a bearer token."""
@@ -393,6 +399,7 @@ def serve(
         model,
         default_max_tokens=max_tokens,
         api_key=api_key,
+        allow_reload=allow_reload,
     )
     console.print(f"serving {model} at http://{host}:{port}/v1" + (" (API key required)" if api_key else ""))
     uvicorn.run(app_, host=host, port=port, log_level="warning")

@@ -69,6 +69,8 @@ class Completion:
     """Each generated token's own bytes."""
     alternatives: list[list[TokenLogprob]] | None = None
     """Per step, exactly the requested number of most likely tokens, each with its bytes."""
+    token_ids: list[int] | None = None
+    """The generated token ids, with the end-of-sequence token where one ended the text (as vLLM returns them)."""
 
 
 @runtime_checkable

@@ -292,6 +292,7 @@ class HFGenerator:
             if token in self.eos_ids:
                 n, finished = t, True  # the end-of-sequence token is not part of the text
                 break
+        ended_by = ids[n : n + 1] if finished else []  # the end-of-sequence token
         ids = ids[:n]
         text, stopped = cut_at_stop(self._decode(ids), params.stop)
         if stopped:  # keep the tokens up to the one that completed the stop string
@@ -303,6 +304,7 @@ class HFGenerator:
             tokens=[self.tokenizer.decode([i]) for i in ids],
             prompt_tokens=n_prompt,
             token_bytes=[self.token_bytes(i) for i in ids],
+            token_ids=ids + ([] if stopped else ended_by),
         )
         if logprobs is None:
             return completion

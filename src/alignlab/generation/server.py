@@ -11,12 +11,15 @@ import hmac
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Literal
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from safetensors.torch import load_file
 
 from ..errors import AlignlabError
 from ..scoring.encode import encode_prompts
@@ -89,12 +92,35 @@ class CompletionRequest(BaseModel):
     echo: bool = False
     stream: bool = False
     stream_options: StreamOptions | None = None
+    return_token_ids: bool = False
+    """vLLM's extension: each choice also carries its ``token_ids`` and ``prompt_token_ids``."""
 
     def prompt_ids(self, tokenizer) -> list[list[int]]:
         prompts = self.prompt if isinstance(self.prompt, list) and self.prompt else [self.prompt]
         if all(isinstance(p, int) for p in prompts):
             prompts = [prompts]  # one prompt given as token ids
         return [list(p) if isinstance(p, list) else tokenizer(p)["input_ids"] for p in prompts]
+
+
+class ReloadRequest(BaseModel):
+    model_path: str
+
+
+def load_weights(model: torch.nn.Module, folder: Path) -> None:
+    """Load the ``*.safetensors`` weights a ``save_pretrained`` folder holds into ``model`` in place. Every
+    parameter must be given, except one tied to a parameter that is (a tied output embedding)."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise AlignlabError("no *.safetensors files in the folder")
+    state: dict[str, torch.Tensor] = {}
+    for file in files:
+        state.update(load_file(file))
+    loaded = {p.data_ptr() for name, p in model.named_parameters(remove_duplicate=False) if name in state}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    untied = [k for k in missing if model.get_parameter(k).data_ptr() not in loaded] if missing else []
+    if untied or unexpected:
+        raise AlignlabError(f"the weights do not fit the served model (missing {untied[:3]}, unexpected "
+                            f"{unexpected[:3]})")  # fmt: skip
 
 
 def _completion_logprobs(tokens: list[str], logprobs: list, tops: list[dict[str, float]]) -> dict[str, Any]:
@@ -144,10 +170,13 @@ def create_app(
     default_max_tokens: int = 256,
     batch_window_s: float = 0.01,
     api_key: str | None = None,
+    allow_reload: bool = False,
 ) -> FastAPI:
     """Generation requests from concurrent clients are batched (``BatchingGenerator``: those arriving within
     ``batch_window_s`` with the same sampling parameters run as one batch). With ``api_key``, every request must
-    send it as ``Authorization: Bearer <key>`` (compared in constant time; the key is kept in memory only)."""
+    send it as ``Authorization: Bearer <key>`` (compared in constant time; the key is kept in memory only). With
+    ``allow_reload``, ``POST /reload_weights {"model_path": folder}`` loads new weights into the served model
+    between batches (how a trainer pushes its policy: ``RemoteRollouts``)."""
     app = FastAPI(title=f"alignlab serve {model_name}")
 
     if api_key:
@@ -171,6 +200,19 @@ def create_app(
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"][1:]) or None
         return _error(400, f"{field}: {first['msg']}" if field else first["msg"], field)
+
+    app.state.reloads = 0
+    if allow_reload:
+
+        @app.post("/reload_weights")
+        def reload_weights(request: ReloadRequest):
+            try:
+                with lock:  # between batches, never under one
+                    load_weights(generator.model, Path(request.model_path))
+            except (AlignlabError, OSError, RuntimeError) as e:
+                return _error(400, f"model_path {request.model_path}: {e}", "model_path")
+            app.state.reloads += 1
+            return {"status": "ok", "model_path": request.model_path, "reloads": app.state.reloads}
 
     @app.get("/v1/models")
     def list_models() -> dict[str, Any]:
@@ -282,7 +324,9 @@ def create_app(
                         )
                     completion_tokens += len(completion.tokens)
                     choices.append({"index": len(choices), "text": prompt_text + completion.text, "logprobs": logprobs,
-                                    "finish_reason": completion.finish_reason})  # fmt: skip
+                                    "finish_reason": completion.finish_reason,
+                                    **({"token_ids": completion.token_ids, "prompt_token_ids": ids}
+                                       if request.return_token_ids else {})})  # fmt: skip
         except (AlignlabError, ValueError) as e:
             return _error(400, str(e))
         return {

@@ -33,5 +33,6 @@ _EXPORTS = {
     "train_distill": "distill",
     "Rollout": "rollout",
     "sample_rollout": "rollout",
+    "RemoteRollouts": "remote_rollouts",
 }
 __all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -19,7 +19,7 @@ from ..scoring.logprobs import completion_token_logprobs
 from .batching import chunks, epochs
 from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
-from .rollout import RewardFn, sample_rollout, total_reward
+from .rollout import RewardFn, RolloutFn, sample_rollout, total_reward
 
 
 class GRPOConfig(FrozenConfig):
@@ -42,9 +42,10 @@ def grpo_step(
     reference: Reference | None,
     config: GRPOConfig,
     chat: bool | None = None,
+    rollout_fn: RolloutFn = sample_rollout,
 ) -> StepFn:
     def step(model: torch.nn.Module, prompts: list[Prompt], progress: Progress) -> LossOutput:
-        rollout = sample_rollout(
+        rollout = rollout_fn(
             model,
             tokenizer,
             prompts,
@@ -90,8 +91,9 @@ def train_grpo(
     reference: torch.nn.Module | None = None,
     chat: bool | None = None,
     options: RunOptions = RunOptions(),
+    rollout_fn: RolloutFn = sample_rollout,
 ) -> list[dict[str, float]]:
     ref = Reference(policy, reference) if grpo.beta else None
     batches = [list(chunk) for chunk in chunks(list(prompts), grpo.prompts_per_step)]
-    step = grpo_step(tokenizer, reward_fns, ref, grpo, chat)
+    step = grpo_step(tokenizer, reward_fns, ref, grpo, chat, rollout_fn)
     return train(policy, step, epochs(batches, seed=options.seed), config, options)

@@ -33,7 +33,7 @@ from ..scoring.logprobs import completion_token_logprobs, token_logprobs
 from .batching import chunks, epochs
 from .loop import Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
-from .rollout import RewardFn, sample_rollout, total_reward
+from .rollout import RewardFn, RolloutFn, sample_rollout, total_reward
 
 
 class PolicyWithValueHead(nn.Module):
@@ -89,11 +89,12 @@ def ppo_step(
     kl_controller: FixedKLController | AdaptiveKLController,
     config: PPOConfig,
     chat: bool | None = None,
+    rollout_fn: RolloutFn = sample_rollout,
 ) -> StepFn:
     buffer: dict[str, torch.Tensor] = {}
 
     def refresh(model: nn.Module, prompts: list[Prompt]) -> None:
-        rollout = sample_rollout(
+        rollout = rollout_fn(
             model.policy,
             tokenizer,
             prompts,
@@ -154,6 +155,7 @@ def train_ppo(
     reference: nn.Module | None = None,
     chat: bool | None = None,
     options: RunOptions = RunOptions(),
+    rollout_fn: RolloutFn = sample_rollout,
 ) -> list[dict[str, float]]:
     """Train ``policy`` in place with PPO. With a checkpoint folder, make ``checkpoint_every`` a multiple
     of ``ppo_epochs`` so that a resumed run starts on a fresh rollout."""
@@ -163,6 +165,6 @@ def train_ppo(
         if ppo.kl_target
         else FixedKLController(ppo.kl_coef)
     )
-    step = ppo_step(tokenizer, reward_fns, Reference(policy, reference), controller, ppo, chat)
+    step = ppo_step(tokenizer, reward_fns, Reference(policy, reference), controller, ppo, chat, rollout_fn)
     batches = [list(chunk) for chunk in chunks(list(prompts), ppo.prompts_per_step)]
     return train(model, step, epochs(batches, seed=options.seed), config, options, stateful=[controller])

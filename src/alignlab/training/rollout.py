@@ -11,6 +11,10 @@ from ..scoring.encode import Prompt, encode_prompts, pad
 RewardFn = Callable[[Sequence[Prompt], Sequence[str]], Sequence[float]]
 """A plain reward function, as TRL's: (prompts, completions) -> one float per completion."""
 
+RolloutFn = Callable[..., "Rollout"]
+"""What samples a trainer's rollouts: ``sample_rollout`` (the policy's own ``generate``), or ``RemoteRollouts``
+(an inference server holding a copy of the policy); called as ``sample_rollout`` is."""
+
 
 @dataclass
 class Rollout:
