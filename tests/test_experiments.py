@@ -776,3 +776,21 @@ def test_a_run_names_its_folder_before_measuring_and_shows_its_phases(tmp_path):
         assert list(phase) == [1, 2] and len(display.progress.tasks) == 1  # the phase's bar goes when it ends
         display.seed_finished()
         assert display.progress.tasks[0].completed == 1
+
+
+def test_tensorboard_receives_every_logged_series_per_seed(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    overrides = dict(steps=20, warmup_steps=0, eval_every=10, batch_size=8, eval_sequences=16)
+    run = run_experiment("tiny-pretrain", out=tmp_path, device="cpu", show_progress=False, overrides=overrides,
+                         seeds=[0, 5], tensorboard=True)  # fmt: skip
+    logged = run.read_metrics()
+    for seed in (0, 5):
+        events = EventAccumulator(str(run.path / "tensorboard" / f"seed-{seed}")).Reload()
+        rows = [m for m in logged if m["seed"] == seed]
+        keys = {k for m in rows for k in m} - {"step", "time", "seed"}
+        assert set(events.Tags()["scalars"]) == keys
+        for key in keys:
+            assert [(e.step, round(e.value, 5)) for e in events.Scalars(key)] == [
+                (m["step"], round(m[key], 5)) for m in rows if key in m
+            ]

@@ -22,6 +22,10 @@ console = Console()
 
 OutOption = Annotated[Path, typer.Option("--out", help="Folder that holds run folders and their index.")]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+TensorBoardOption = Annotated[
+    bool,
+    typer.Option("--tensorboard", help="Also send every logged series to TensorBoard (<run>/tensorboard/)."),
+]
 ApiKeyOption = Annotated[
     str | None,
     typer.Option("--api-key", envvar="ALIGNLAB_API_KEY", show_default=False,
@@ -127,6 +131,7 @@ def run(
         Path | None, typer.Option("--config", help="YAML file of config fields to override.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    tensorboard: TensorBoardOption = False,
 ) -> None:
     """Run an experiment into a new run folder under --out and print its verdict."""
     from .experiments import run_experiment
@@ -149,6 +154,7 @@ def run(
             overrides=overrides,
             show_progress=progress,
             on_start=announce,
+            tensorboard=tensorboard,
         )
     except KeyboardInterrupt:
         where = (
@@ -182,6 +188,7 @@ def catalog_(
         typer.Option("--table-only", help="Run nothing: write the table from the runs already under --out."),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    tensorboard: TensorBoardOption = False,
 ) -> None:
     """Run the catalog (or --only some of it), then write <out>/catalog.md, the verdict table README.md shows,
     and <out>/catalog.json, the records it is rendered from."""
@@ -205,8 +212,9 @@ def catalog_(
             run_seeds = seed_list if experiments[name].seeded else seed_list[:1]
             try:
                 folder = run_experiment(
-                    name, preset=preset, seeds=run_seeds, out=out, device=device, show_progress=progress
-                )
+                    name, preset=preset, seeds=run_seeds, out=out, device=device, show_progress=progress,
+                    tensorboard=tensorboard,
+                )  # fmt: skip
             except KeyboardInterrupt:
                 console.print(
                     f"interrupted (Ctrl-C) during {name}; the table covers the runs finished so far"

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..config import FrozenConfig
 from ..errors import AlignlabError
 from ..reporting import Claim, Figure, RunFolder, Section
+from ..reporting.tracking import TensorBoardTracker
 from .verdict import DecideFn, Record
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class RunContext:
     display: "RunDisplay | None" = None
     """The run's live progress display (None: show nothing)."""
     several_seeds: bool = False
+    tracker: TensorBoardTracker | None = None
+    """Also sends every logged series to TensorBoard (``--tensorboard``)."""
 
     @property
     def path(self) -> Path:
@@ -69,6 +72,8 @@ class RunContext:
 
     def log(self, step: int, **metrics: Any) -> None:
         self.run.log_metrics(step, **({"seed": self.seed} if self.several_seeds else {}), **metrics)
+        if self.tracker is not None:
+            self.tracker.log(self.seed, step, metrics)
         if self.display is not None:
             self.display.logged(step, metrics)
 

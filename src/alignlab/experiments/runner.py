@@ -12,6 +12,7 @@ from ..errors import AlignlabError
 from ..reporting import Results, RunFolder, RunIndex, Section, ensure_writable
 from ..reporting.provenance import source_revision, versions
 from ..reporting.results import SeedResult
+from ..reporting.tracking import TensorBoardTracker, require_tensorboard
 from .catalog import get_experiment
 from .live import RunDisplay
 from .registry import Experiment, ExperimentConfig, Measurement, RunContext
@@ -47,10 +48,12 @@ def run_experiment(
     overrides: dict[str, Any] | None = None,
     show_progress: bool = True,
     on_start: Callable[[RunFolder], None] | None = None,
+    tensorboard: bool = False,
 ) -> RunFolder:
     """Validate everything (experiment, preset, config, seeds, device, output folder) before writing
     anything, then measure each seed and decide one verdict on all of them. ``on_start`` is called with the run
-    folder once it exists (before anything is measured). A failed run stays on disk, marked failed in the index
+    folder once it exists (before anything is measured). ``tensorboard`` also sends every logged series to
+    TensorBoard (``<run>/tensorboard/``). A failed run stays on disk, marked failed in the index
     (``interrupted`` after Ctrl-C), and the error is re-raised."""
     exp = get_experiment(name)
     config = exp.resolve(preset, overrides)
@@ -62,6 +65,8 @@ def run_experiment(
     from ..models import resolve_device
 
     torch_device = resolve_device(device)
+    if tensorboard:
+        require_tensorboard()
     out = Path(out)
     ensure_writable(out)
 
@@ -84,8 +89,11 @@ def run_experiment(
     index.started(run.name, exp.name, preset, seeds, str(torch_device), started_at)
     if on_start is not None:
         on_start(run)
+    tracker = TensorBoardTracker(run.path) if tensorboard else None
     try:
-        results, sections = _measure_and_decide(exp, config, run, seeds, torch_device, preset, show_progress)
+        results, sections = _measure_and_decide(
+            exp, config, run, seeds, torch_device, preset, show_progress, tracker
+        )
         results = results.model_copy(
             update=dict(
                 started_at=started_at, finished_at=_now(), duration_s=round(time.perf_counter() - start, 2)
@@ -98,6 +106,9 @@ def run_experiment(
     except BaseException as e:
         index.failed(run.name, f"{type(e).__name__}: {e}")
         raise
+    finally:
+        if tracker is not None:
+            tracker.close()
     index.finished(run.name, results)
     return run
 
@@ -110,6 +121,7 @@ def _measure_and_decide(
     device,
     preset: str,
     show_progress: bool,
+    tracker: TensorBoardTracker | None = None,
 ) -> tuple[Results, list[Section]]:
     import transformers
 
@@ -123,7 +135,7 @@ def _measure_and_decide(
             start = time.perf_counter()
             if display:
                 display.seed_started(i)
-            measurement = exp.fn(config, RunContext(run, device, seed, preset, display, several))
+            measurement = exp.fn(config, RunContext(run, device, seed, preset, display, several, tracker))
             durations.append(round(time.perf_counter() - start, 2))
             measurements.append(measurement)
             if display:
