@@ -98,3 +98,19 @@ def test_unwritable_output_folder_is_one_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(AlignlabError, match="cannot write to the output folder .*a-file/runs"):
         ensure_writable(blocker / "runs")
+
+
+def test_heat_maps_name_every_row_and_column_and_carry_a_colour_bar():
+    import numpy as np
+
+    from alignlab.reporting.plots import heatmap, pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    heatmap(ax, np.full((3, 4), 0.25), ["a", "b", "c", "d"], [0, 1, 2], label="share", vmin=0, vmax=1)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c", "d"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "1", "2"]  # one per row, none fractional
+    assert [t.get_text() for t in ax.texts] == ["0.25"] * 12
+    [bar] = [a for a in fig.axes if a is not ax]
+    assert bar.get_ylabel() == "share"
+    plt.close(fig)

@@ -7,7 +7,7 @@ from pydantic import model_validator
 
 from ..config import Count, LearningRate, NonNegativeCount, PositiveFloat
 from ..reporting import Claim, Section, Table, Text
-from ..reporting.plots import pyplot
+from ..reporting.plots import heatmap, pyplot
 from ..stats import Estimate, pooled_estimate
 from .registry import ExperimentConfig, Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
@@ -220,10 +220,12 @@ def moe_routing(cfg: MoERoutingConfig, ctx: RunContext) -> Measurement:
         uniform_share=1 / cfg.n_experts,
     )
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     for ax, label in zip(axes, ("without", "with"), strict=True):
         layer = runs[label]["routing"][last]
-        ax.imshow(np.array(layer.domain_loads), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        loads = np.array(layer.domain_loads)
+        heatmap(ax, loads, range(loads.shape[1]), range(loads.shape[0]), label="share of the domain's tokens",
+                vmin=0, vmax=1)  # fmt: skip
         ax.set(
             xlabel="expert (first choice)",
             ylabel="domain",
