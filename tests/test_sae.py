@@ -227,3 +227,85 @@ def test_sae_training_resumes_to_the_same_weights_and_exposes_a_step(tmp_path, k
     assert torch.allclose(
         sae.W_dec.norm(dim=1), torch.ones(config.d_sae), atol=1e-5
     )  # unit-norm decoder kept
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_the_module_loss_splits_reconstruction_sparsity_and_auxiliary_terms(architecture, known_features):
+    from alignlab.interp.sae import TrainingState
+
+    _, x = known_features
+    sae = build_sae(sae_config(architecture, d_in=16, d_sae=40, **ARCHITECTURES[architecture]))  # 2.5 x d_in
+    dead = torch.ones(40, dtype=torch.bool)  # every latent dead: AuxK has something to train
+    loss = sae.loss(x[:256], TrainingState(1.0, dead))
+    expected = (sae(x[:256]).reconstruction - x[:256]).pow(2).sum(-1).mean()
+    assert loss.reconstruction.item() == pytest.approx(expected.item())
+    assert loss.total.item() == pytest.approx((loss.reconstruction + loss.sparsity + loss.auxiliary).item())
+    if architecture in ("relu", "jumprelu"):
+        assert loss.sparsity > 0 and loss.auxiliary == 0
+    else:  # TopK: k bounds the density, and the auxiliary term is AuxK
+        assert loss.sparsity == 0 and loss.auxiliary > 0 and set(loss.terms) == {"aux_k"}
+    trainer = SAETrainer(sae)
+    trainer.dead.tokens_since_fired[:] = 1e9
+    assert trainer.loss(sae, x[:256], 1.0).loss.item() == pytest.approx(loss.total.item(), rel=1e-5)
+
+
+def test_feature_statistics_count_and_share_active_and_dead_latents():
+    from alignlab.interp.sae import feature_statistics
+
+    codes = torch.tensor([[0.0, 1.0, 0.0, 2.0], [0.0, 3.0, 0.0, 0.0]])
+    stats = feature_statistics(codes)
+    assert (stats.tokens, stats.total, stats.active, stats.dead) == (2, 4, 2, 2)
+    assert stats.mean_activation == pytest.approx(2.0)  # latent 1: (1 + 3) / 2; latent 3: 2
+    assert stats.mean_l0 == 1.5 and stats.share_active_per_token == pytest.approx(1.5 / 4)
+    assert stats.active_fraction == stats.dead_fraction == 0.5
+
+
+def test_an_sae_trains_on_a_bert_encoders_activations_in_a_users_own_loop():
+    from transformers import BertConfig, BertModel
+
+    from alignlab.interp.sae import feature_statistics, hidden_state_activations
+
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=32, max_position_embeddings=32)).eval()  # fmt: skip
+    ids = torch.randint(5, 60, (64, 12))
+    mask = torch.ones_like(ids)
+    mask[::2, 9:] = 0  # padding, which must be left out
+    acts = hidden_state_activations(bert, ids, layer=2, attention_mask=mask)
+    assert acts.shape == (int(mask.sum()), 16)
+    with pytest.raises(AlignlabError, match="layer 7 does not exist"):
+        hidden_state_activations(bert, ids, layer=7)
+    sae = build_sae(sae_config("topk", d_in=16, d_sae=40, k=4, lr=3e-3, steps=300, batch_size=128))
+    trainer = SAETrainer(sae)
+    generator = torch.Generator().manual_seed(0)
+    history = [
+        trainer.train_step(acts[torch.randint(len(acts), (128,), generator=generator)]) for _ in range(300)
+    ]
+    assert history[-1]["mse"] < 0.5 * history[0]["mse"] and history[-1]["l0"] <= 4
+    stats = feature_statistics(sae.encode(acts))
+    assert stats.total == 40 and stats.active + stats.dead == 40 and stats.mean_l0 <= 4
+
+
+def test_top_features_of_a_text_and_direction_norms_in_the_report(toy):
+    from alignlab.interp.sae import feature_activations, site_activations, summarize_features, top_features
+
+    model, tokenizer = toy
+    hooked = HookedModel(model)
+    sae = _identity_sae(model.config.hidden_size)
+    with torch.no_grad():
+        sae.W_dec[3] *= 2.0
+    site = "blocks.0.hook_resid_post"
+    top = top_features(hooked, sae, site, tokenizer, "w1 w2 w3 w4", k=5)
+    ids = torch.tensor([tokenizer("w1 w2 w3 w4")["input_ids"]])
+    codes = sae.encode(site_activations(hooked, site, ids))
+    assert len(top.tokens) == len(top.per_token) == ids.shape[1] - 1
+    for row, pairs in zip(codes, top.per_token, strict=True):
+        assert [f for f, _ in pairs] == row.topk(5).indices.tolist()[: len(pairs)]
+        assert [v for _, v in pairs] == pytest.approx(row.topk(5).values.tolist()[: len(pairs)])
+    assert [v for _, v in top.overall] == sorted((v for _, v in top.overall), reverse=True)
+    assert top.overall[0][1] == pytest.approx(codes.max().item())
+    blocks = ids.repeat(2, 1)
+    [summary] = summarize_features(
+        hooked, sae, [3], feature_activations(hooked, sae, site, blocks), blocks, tokenizer
+    )
+    assert summary.direction_norm == pytest.approx(2.0)

@@ -1,7 +1,16 @@
 """Sparse autoencoders: configuration, the model (ReLU, TopK, BatchTopK, JumpReLU), activation stores, the
 trainer, metrics, feature analysis and steering, and SAELens's on-disk format."""
 
-from .analysis import FeatureSummary, clamp_feature, feature_activations, summarize_features
+from .analysis import (
+    FeatureStatistics,
+    FeatureSummary,
+    TopFeatures,
+    clamp_feature,
+    feature_activations,
+    feature_statistics,
+    summarize_features,
+    top_features,
+)
 from .architectures import SAE_ARCHITECTURES, architecture_class, aux_k_loss, build_sae, sae_config
 from .config import SAEConfig
 from .metrics import (
@@ -14,21 +23,24 @@ from .metrics import (
     l0,
     splice_sae,
 )
-from .model import SAEOutput, SparseAutoencoder, TrainingState
+from .model import SAELoss, SAEOutput, SparseAutoencoder, TrainingState
 from .saelens_format import load_sae, save_sae
-from .store import ActivationStore, site_activations, stream_activations
+from .store import ActivationStore, hidden_state_activations, site_activations, stream_activations
 from .train import SAETrainer, train_sae
 
 __all__ = [
     "SAE_ARCHITECTURES",
     "ActivationStore",
+    "FeatureStatistics",
     "FeatureSummary",
     "ReconstructionStats",
     "SAEConfig",
     "SAEEvaluation",
+    "SAELoss",
     "SAEOutput",
     "SAETrainer",
     "SparseAutoencoder",
+    "TopFeatures",
     "TrainingState",
     "architecture_class",
     "aux_k_loss",
@@ -39,6 +51,8 @@ __all__ = [
     "evaluate_sae",
     "explained_variance",
     "feature_activations",
+    "feature_statistics",
+    "hidden_state_activations",
     "l0",
     "load_sae",
     "sae_config",
@@ -47,5 +61,6 @@ __all__ = [
     "splice_sae",
     "stream_activations",
     "summarize_features",
+    "top_features",
     "train_sae",
 ]

@@ -25,6 +25,26 @@ class SAEOutput:
     pre_activations: torch.Tensor  # (N, d_sae)
 
 
+SPARSITY_TERMS = ("l1", "l0")
+"""Auxiliary loss terms that penalise density; the others (AuxK) train dead latents."""
+
+
+@dataclass
+class SAELoss:
+    """One batch's loss, term by term: total = reconstruction + sparsity + auxiliary."""
+
+    reconstruction: torch.Tensor
+    """‖x − x̂‖², summed over d_in, mean over tokens."""
+    sparsity: torch.Tensor
+    """The architecture's density penalty: λ‖f‖₁ (ReLU), λ‖f‖₀ (JumpReLU); 0 for TopK, where k bounds it."""
+    auxiliary: torch.Tensor
+    """Other training terms, e.g. AuxK's reconstruction of the error by dead latents."""
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor]
+    """Every auxiliary term by name (``l1``, ``l0``, ``aux_k``)."""
+    output: SAEOutput
+
+
 @dataclass(frozen=True)
 class TrainingState:
     """What an auxiliary loss may depend on besides the batch."""
@@ -101,6 +121,18 @@ class SparseAutoencoder(nn.Module, abc.ABC):
         pre = self.pre_activations(x)
         features = self.activate(pre)
         return SAEOutput(self.decode(features), features, pre)
+
+    def loss(self, x: torch.Tensor, state: TrainingState | None = None) -> SAELoss:
+        """The training loss on ``x`` (N, d_in), term by term. ``state`` defaults to the end of training
+        (penalties at full weight) with no dead latents."""
+        out = self(x)
+        state = state or TrainingState(1.0, torch.zeros(self.config.d_sae, dtype=torch.bool, device=x.device))
+        reconstruction = (out.reconstruction - x).pow(2).sum(-1).mean()
+        terms = self.auxiliary_losses(x, out, state)
+        zero = reconstruction.new_zeros(())
+        sparsity = sum((v for k, v in terms.items() if k in SPARSITY_TERMS), zero)
+        auxiliary = sum((v for k, v in terms.items() if k not in SPARSITY_TERMS), zero)
+        return SAELoss(reconstruction, sparsity, auxiliary, reconstruction + sparsity + auxiliary, terms, out)
 
     @staticmethod
     def topk_codes(pre: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

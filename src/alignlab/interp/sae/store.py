@@ -24,6 +24,23 @@ def site_activations(hooked: HookedModel, site: str, ids: torch.Tensor) -> torch
     return cache[site][:, 1:].flatten(0, -2).float().cpu()
 
 
+@torch.no_grad()
+def hidden_state_activations(
+    model: torch.nn.Module, input_ids: torch.Tensor, layer: int, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(n_tokens, d_model) hidden states after block ``layer`` (0: the embeddings) of any Hugging Face model
+    that returns ``hidden_states``: encoders such as BERT as well as decoders. Padding positions are dropped."""
+    device = next(model.parameters()).device
+    mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+    out = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), output_hidden_states=True)
+    states = out.hidden_states
+    if not -len(states) <= layer < len(states):
+        raise AlignlabError(
+            f"layer {layer} does not exist: the model returns hidden states 0..{len(states) - 1}"
+        )
+    return states[layer][mask.to(device).bool()].float().cpu()
+
+
 class ActivationStore:
     """(N, d_in) float32 activations of one site, served in shuffled minibatches."""
 

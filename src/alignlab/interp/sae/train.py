@@ -62,20 +62,19 @@ class SAETrainer:
     def loss(self, sae: SparseAutoencoder, batch: torch.Tensor, progress: float) -> LossOutput:
         """Reconstruction plus the architecture's auxiliary losses, on ``batch`` (raw activations, (B, d_in))."""
         x = batch * self.scale
-        out = sae(x)
-        mse = (out.reconstruction - x).pow(2).sum(-1).mean()
-        auxiliary = sae.auxiliary_losses(x, out, TrainingState(progress, self.dead.mask))
-        self.dead.update(out.features)
+        loss = sae.loss(x, TrainingState(progress, self.dead.mask))
+        self.dead.update(loss.output.features)
         with torch.no_grad():
+            mse = loss.reconstruction.detach()
             variance = (x - x.mean(0)).pow(2).sum(-1).mean()
             metrics = {
-                "mse": mse.detach(),
-                "explained_variance": 1 - mse.detach() / variance,
-                "l0": (out.features > 0).sum(-1).float().mean(),
+                "mse": mse,
+                "explained_variance": 1 - mse / variance,
+                "l0": (loss.output.features > 0).sum(-1).float().mean(),
                 "dead_fraction": self.dead.mask.float().mean(),
-                **{name: value.detach() for name, value in auxiliary.items()},
+                **{name: value.detach() for name, value in loss.terms.items()},
             }
-        return LossOutput(mse + sum(auxiliary.values(), mse.new_zeros(())), metrics)
+        return LossOutput(loss.total, metrics)
 
     def after_backward(self, sae: SparseAutoencoder) -> None:
         if sae.config.unit_norm_decoder:
