@@ -161,3 +161,30 @@ def test_an_endpoint_that_is_down_is_a_clear_error():
     critic = Critic(OpenAIGenerator("m", base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=2))
     with pytest.raises(AlignlabError, match="cannot reach the endpoint at http://127.0.0.1:9/v1"):
         critic.critique([("q", "a", default_constitution().select(["harm-hateful"]))])
+
+
+def test_a_critique_keeps_its_suggestion_and_the_revision_names_the_principles(toy):
+    critique = parse_critique(
+        "harm-illegal-acts",
+        _completion(
+            "Yes. Severity: 4. It explains how to break in. Suggestion: Point to a locksmith instead."
+        ),
+    )
+    assert critique.explanation == "It explains how to break in"
+    assert critique.suggestion == "Point to a locksmith instead."
+    assert parse_critique("p", _completion("No. Severity: 1. Fine.")).suggestion is None
+    fine = parse_critique("help-clear", _completion("No."))
+    reviser = Reviser(HFGenerator(*toy), default_constitution())
+    text = reviser.prompt("How do I pick a lock?", "Use a tension wrench.", [critique, fine])
+    assert "[harm-illegal-acts]" in text and "[help-clear]" not in text
+    assert (
+        "Suggestion: Point to a locksmith instead." in text and "keeping everything in the reply that" in text
+    )
+    pipeline = ConstitutionalPipeline(Critic(HFGenerator(*toy)), reviser)
+    assert pipeline.max_revisions == 3  # the default, as Bai et al. and the seed use
+
+
+def test_every_default_principle_has_a_comparative_form():
+    constitution = default_constitution()
+    assert len(constitution.comparative) == 16
+    assert all(p.comparison.startswith("Choose the response that") for p in constitution)

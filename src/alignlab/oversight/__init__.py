@@ -21,8 +21,17 @@ from .rlaif import (
     ViolationCountLabeler,
     labeler_report,
     preference_records,
+    violation_label,
+)
+from .rlaif_data import (
+    WORKED_EXAMPLES,
+    RLAIFDataGenerator,
+    RLAIFRecord,
+    trl_preferences,
+    write_rlaif_records,
 )
 from .roles import CritiqueRole, DebateJudge, PreferenceLabeler, RevisionRole
+from .rule_critic import DEFAULT_RULES, RuleCritic
 from .weak_to_strong import (
     Student,
     StudentConfig,
@@ -71,6 +80,14 @@ __all__ = [
     "ViolationCountLabeler",
     "labeler_report",
     "preference_records",
+    "violation_label",
+    "RLAIFDataGenerator",
+    "WORKED_EXAMPLES",
+    "RLAIFRecord",
+    "trl_preferences",
+    "write_rlaif_records",
+    "DEFAULT_RULES",
+    "RuleCritic",
     "Principle",
     "Reviser",
     "default_constitution",

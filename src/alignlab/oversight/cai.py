@@ -25,24 +25,26 @@ User: {prompt}
 Assistant: {response}
 
 Question: {question}
-Start your answer with "Yes" or "No". Then write "Severity:" and a number from 1 (minor) to 5 (severe), and explain in one sentence."""
+Start your answer with "Yes" or "No". Then write "Severity:" and a number from 1 (minor) to 5 (severe), and explain in one sentence. If the answer is "Yes", end with "Suggestion:" and one sentence on how to fix the reply."""
 
 REVISION_TEMPLATE = """Here is a conversation between a user and an AI assistant.
 
 User: {prompt}
 Assistant: {response}
 
-The assistant's reply has these problems:
+The assistant's reply breaks these principles:
 {problems}
 
-Write a better reply for the assistant. Write only the new reply, nothing else."""
+Write a better reply for the assistant that fixes every problem listed while keeping everything in the reply that
+helps the user. Write only the new reply, nothing else."""
 
 CRITIC_STOP = ("\nQuestion:", "\nUser:", "\n\n")
 """Where small models go on to echo the template: the critique ends there."""
-REVISER_STOP = ("\nThe assistant's reply has", "\nUser:", "\nQuestion:")
+REVISER_STOP = ("\nThe assistant's reply breaks", "\nUser:", "\nQuestion:")
 
 _ANSWER = re.compile(r"^\W*(?:answer\W*)?(yes|no)\b", re.IGNORECASE)
 _SEVERITY = re.compile(r"severity\W{0,3}([1-5])\b", re.IGNORECASE)
+_SUGGESTION = re.compile(r"suggestion\s*:\s*(.*)", re.IGNORECASE | re.DOTALL)
 _REPLY_LABEL = re.compile(
     r"^\s*(?:(?:new|better|improved|revised) )?(?:reply|response|assistant)\s*:\s*", re.I
 )
@@ -60,6 +62,8 @@ class Critique:
     p_violation: float | None = None
     """P(Yes) / (P(Yes) + P(No)) at the first answer token, when the backend returns log-probabilities."""
     verdict_from: Literal["text", "logprobs"] | None = None
+    suggestion: str | None = None
+    """How to fix the reply, when the critic wrote one ("Suggestion: ...")."""
 
     @property
     def parsed(self) -> bool:
@@ -80,6 +84,10 @@ def parse_critique(principle_id: str, completion) -> Critique:
     else:
         violated, source = None, None
     explanation = text[answer.end() :] if answer else text
+    suggestion = _SUGGESTION.search(explanation)
+    suggested = suggestion.group(1).strip(" \n\"'") if suggestion else ""
+    if suggestion:
+        explanation = explanation[: suggestion.start()]
     return Critique(
         principle_id=principle_id,
         violated=violated,
@@ -88,6 +96,7 @@ def parse_critique(principle_id: str, completion) -> Critique:
         raw=completion.text,
         p_violation=p_yes,
         verdict_from=source,
+        suggestion=suggested or None,
     )
 
 
@@ -111,7 +120,7 @@ class Critic:
         generator: Generator,
         constitution: Constitution | None = None,
         params: SamplingParams = SamplingParams(
-            max_new_tokens=48, logprobs=True, top_logprobs=10, stop=CRITIC_STOP
+            max_new_tokens=64, logprobs=True, top_logprobs=10, stop=CRITIC_STOP
         ),
     ) -> None:
         self.generator, self.params = generator, params
@@ -144,7 +153,7 @@ class Reviser:
         """For each (prompt, reply, critiques): the revised reply, or the reply unchanged when no critique
         found a violation."""
         todo = [i for i, (_, _, critiques) in enumerate(items) if any(c.violated for c in critiques)]
-        prompts = [self._prompt(*items[i]) for i in todo]
+        prompts = [self.prompt(*items[i]) for i in todo]
         new = dict(
             zip(
                 todo,
@@ -154,10 +163,12 @@ class Reviser:
         )
         return [new.get(i, reply) for i, (_, reply, _) in enumerate(items)]
 
-    def _prompt(self, prompt: str, reply: str, critiques: Sequence[Critique]) -> str:
+    def prompt(self, prompt: str, reply: str, critiques: Sequence[Critique]) -> str:
+        """Each violated principle by id, with its revision request, the critic's reason and suggestion."""
         problems = "\n".join(
-            f"- {self.constitution.get(c.principle_id).revision}"
-            + (f" ({c.explanation})" if c.explanation else "")
+            f"- [{c.principle_id}] {self.constitution.get(c.principle_id).revision}"
+            + (f" Why: {c.explanation}." if c.explanation else "")
+            + (f" Suggestion: {c.suggestion}" if c.suggestion else "")
             for c in critiques
             if c.violated
         )
@@ -207,7 +218,7 @@ class ConstitutionalPipeline:
         critic: CritiqueRole,
         reviser: RevisionRole,
         *,
-        max_revisions: int = 2,
+        max_revisions: int = 3,
         principle_ids: Sequence[str] | None = None,
         principles_per_round: int | None = None,
         seed: int = 0,

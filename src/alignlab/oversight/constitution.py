@@ -8,6 +8,7 @@ when a reply violates it, and a revision request that tells the reviser what to 
         statement: The assistant does not give instructions that would help someone hurt people.
         critique: Does the reply give instructions that could help someone hurt people?
         revision: Rewrite the reply so that it gives no harmful instructions.
+        comparison: Choose the response that gives less help to anyone who wants to hurt people.  # optional
 """
 
 from collections.abc import Sequence
@@ -34,6 +35,9 @@ class Principle(BaseModel):
     """A yes/no question about one reply; "Yes" means the reply violates the principle."""
     revision: str = Field(min_length=1)
     """What the reviser should do when the reply violates the principle."""
+    comparison: str | None = Field(default=None, min_length=1)
+    """The principle as a choice between two replies ("Choose the response that ..."), the form Bai et al.
+    sample one of per comparison when an AI labels preferences."""
 
 
 class Constitution(BaseModel):
@@ -74,6 +78,11 @@ class Constitution(BaseModel):
                 f"unknown category {category!r}; the categories are {list(Category.__args__)}"
             )
         return [p for p in self.principles if p.category == category]
+
+    @property
+    def comparative(self) -> list[Principle]:
+        """The principles that have a comparative form."""
+        return [p for p in self.principles if p.comparison]
 
     def select(self, ids: Sequence[str] | None = None) -> list[Principle]:
         """The principles with these ids (all of them for ``None``), in the order asked."""

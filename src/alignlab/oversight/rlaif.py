@@ -9,16 +9,25 @@ Two labelers, each over (prompt, reply A, reply B) triples:
 
       p(A) = ( P(1 | A first) + P(2 | B first) ) / 2,   P(k) = p(k) / (p(1) + p(2)) at the first token.
 
+  Given a constitution, the question for each pair is one principle's comparative form, drawn at random
+  ("Choose the response that ..."), as Bai et al. (2022) label RL-CAI preferences.
+
 A judgement with neither choice token among the returned alternatives is a recorded failure, not a tie.
 """
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from ..errors import AlignlabError
 from ..generation.base import Completion, Generator, SamplingParams
-from .cai import Critic
+from .constitution import Constitution
+
+if TYPE_CHECKING:
+    from .cai import Critique
+    from .roles import CritiqueRole
 
 Triple = tuple[str, str, str]  # (prompt, reply A, reply B)
 
@@ -31,6 +40,16 @@ Reply 1: {first}
 Reply 2: {second}
 
 Answer with the number of the better reply, 1 or 2."""
+
+PRINCIPLE_TEMPLATE = """Consider this conversation between a user and an AI assistant, and two possible replies.
+
+User: {prompt}
+
+Reply 1: {first}
+
+Reply 2: {second}
+
+{comparison} Answer with the number of the reply, 1 or 2."""
 
 
 @dataclass(frozen=True)
@@ -45,33 +64,35 @@ class PreferenceLabel:
     """The judge's probability that A is better, both orders averaged."""
     p_first: tuple[float, float] | None = None
     """P(the reply shown first is better) with A first and with B first; equal at 0.5 without position bias."""
+    principle_id: str | None = None
+    """The principle whose comparison was asked, when one was sampled for this pair."""
+
+
+def violation_label(critiques_a: Sequence["Critique"], critiques_b: Sequence["Critique"]) -> PreferenceLabel:
+    """The reply with fewer violations of the same principles is preferred; equal counts are a tie;
+    confidence = |v_A − v_B| / principles asked. Failed when no critique of one reply could be parsed."""
+    pair = critiques_a, critiques_b
+    if any(all(not c.parsed for c in cs) for cs in pair):
+        return PreferenceLabel(None, 0.0, "no critique of one reply could be parsed", failed=True)
+    v_a, v_b = (sum(bool(c.violated) for c in cs) for cs in pair)
+    unparsed = sum(not c.parsed for cs in pair for c in cs)
+    named = [", ".join(c.principle_id for c in cs if c.violated) or "none" for cs in pair]
+    rationale = f"A violates {v_a} ({named[0]}), B violates {v_b} ({named[1]})" + (
+        f"; {unparsed} critiques unparsed" if unparsed else ""
+    )
+    preferred = None if v_a == v_b else "a" if v_a < v_b else "b"
+    return PreferenceLabel(preferred, abs(v_a - v_b) / len(critiques_a), rationale)
 
 
 class ViolationCountLabeler:
-    def __init__(self, critic: Critic, principle_ids: Sequence[str] | None = None) -> None:
+    def __init__(self, critic: "CritiqueRole", principle_ids: Sequence[str] | None = None) -> None:
         self.critic = critic
         self.principles = critic.constitution.select(principle_ids)
 
     def label(self, triples: Sequence[Triple]) -> list[PreferenceLabel]:
         items = [(prompt, reply, self.principles) for prompt, a, b in triples for reply in (a, b)]
         critiques = self.critic.critique(items)
-        labels = []
-        for i in range(len(triples)):
-            pair = critiques[2 * i], critiques[2 * i + 1]
-            if any(all(not c.parsed for c in cs) for cs in pair):
-                labels.append(
-                    PreferenceLabel(None, 0.0, "no critique of one reply could be parsed", failed=True)
-                )
-                continue
-            v_a, v_b = (sum(bool(c.violated) for c in cs) for cs in pair)
-            unparsed = sum(not c.parsed for cs in pair for c in cs)
-            named = [", ".join(c.principle_id for c in cs if c.violated) or "none" for cs in pair]
-            rationale = f"A violates {v_a} ({named[0]}), B violates {v_b} ({named[1]})" + (
-                f"; {unparsed} critiques unparsed" if unparsed else ""
-            )
-            preferred = None if v_a == v_b else "a" if v_a < v_b else "b"
-            labels.append(PreferenceLabel(preferred, abs(v_a - v_b) / len(self.principles), rationale))
-        return labels
+        return [violation_label(critiques[2 * i], critiques[2 * i + 1]) for i in range(len(triples))]
 
 
 def choice_probability(completion: Completion, choices: tuple[str, str] = ("1", "2")) -> float | None:
@@ -96,42 +117,64 @@ def order_averaged(straight: Completion, swapped: Completion) -> tuple[float, fl
 
 
 class PairwiseJudge:
+    """Asks which reply is better under one ``criterion``, or, given a ``constitution``, under a principle drawn
+    at random for each pair from those with a comparative form (Bai et al. 2022's RL-CAI labels); the drawn
+    principle is recorded on the label."""
+
     def __init__(
         self,
         generator: Generator,
         criterion: str = "more helpful, honest and harmless",
         params: SamplingParams = SamplingParams(max_new_tokens=1, logprobs=True, top_logprobs=20),
+        *,
+        constitution: Constitution | None = None,
+        principle_ids: Sequence[str] | None = None,
+        seed: int = 0,
     ) -> None:
         if not (params.logprobs and params.top_logprobs):
             raise ValueError(
                 "the pairwise judge reads choice-token probabilities: set logprobs and top_logprobs"
             )
         self.generator, self.criterion, self.params = generator, criterion, params
+        self.principles = (
+            [p for p in constitution.select(principle_ids) if p.comparison]
+            if constitution is not None
+            else []
+        )
+        if constitution is not None and not self.principles:
+            raise AlignlabError(
+                f"constitution {constitution.name!r}: none of the principles asked has a comparison"
+            )
+        self.rng = random.Random(seed)
 
-    def prompt(self, prompt: str, first: str, second: str) -> str:
+    def prompt(self, prompt: str, first: str, second: str, comparison: str | None = None) -> str:
+        if comparison is not None:
+            return PRINCIPLE_TEMPLATE.format(comparison=comparison, prompt=prompt, first=first, second=second)
         return PAIRWISE_TEMPLATE.format(criterion=self.criterion, prompt=prompt, first=first, second=second)
 
     def label(self, triples: Sequence[Triple]) -> list[PreferenceLabel]:
-        prompts = [self.prompt(q, a, b) for q, a, b in triples] + [
-            self.prompt(q, b, a) for q, a, b in triples
+        drawn = [self.rng.choice(self.principles) if self.principles else None for _ in triples]
+        comparisons = [p.comparison if p else None for p in drawn]
+        prompts = [self.prompt(q, a, b, c) for (q, a, b), c in zip(triples, comparisons, strict=True)] + [
+            self.prompt(q, b, a, c) for (q, a, b), c in zip(triples, comparisons, strict=True)
         ]
         completions = self.generator.generate(prompts, self.params)
         n = len(triples)
         labels = []
-        for ab, ba in zip(completions[:n], completions[n:], strict=True):
+        for ab, ba, principle in zip(completions[:n], completions[n:], drawn, strict=True):
+            principle_id = principle.id if principle else None
             averaged = order_averaged(ab, ba)
             if averaged is None:
                 answers = f"{ab.text!r} / {ba.text!r}"
-                labels.append(
-                    PreferenceLabel(None, 0.0, f"no choice token in the answers {answers}", failed=True)
-                )
+                labels.append(PreferenceLabel(None, 0.0, f"no choice token in the answers {answers}", failed=True,
+                                              principle_id=principle_id))  # fmt: skip
                 continue
             p_a, p_ab, p_ba = averaged
             preferred = None if p_a == 0.5 else "a" if p_a > 0.5 else "b"
-            rationale = f"P(A better) = {p_a:.3f} (A shown first: {p_ab:.3f}; B shown first: {1 - p_ba:.3f})"
-            labels.append(
-                PreferenceLabel(preferred, abs(2 * p_a - 1), rationale, p_a=p_a, p_first=(p_ab, p_ba))
-            )
+            rationale = (f"P(A better) = {p_a:.3f} (A shown first: {p_ab:.3f}; B shown first: {1 - p_ba:.3f})"
+                         + (f" under {principle_id}" if principle_id else ""))  # fmt: skip
+            labels.append(PreferenceLabel(preferred, abs(2 * p_a - 1), rationale, p_a=p_a, p_first=(p_ab, p_ba),
+                                          principle_id=principle_id))  # fmt: skip
         return labels
 
 
