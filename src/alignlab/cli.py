@@ -373,6 +373,39 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+debate_app = typer.Typer(help="Debates saved as JSON lines: judge them yourself.", no_args_is_help=True)
+app.add_typer(debate_app, name="debate")
+
+
+@debate_app.command("judge")
+def debate_judge(
+    debates: Annotated[Path, typer.Argument(help="Debates saved by save_debates (JSON lines).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where the judged debates go (default: <debates>.judged.jsonl)."),
+    ] = None,
+) -> None:
+    """Show each contested debate in the terminal and record your verdict and confidence. Each verdict is
+    written as soon as it is given, so stopping half way (Ctrl-C or end of input) loses nothing judged."""
+    from .oversight.open_debate import HumanJudge, load_debates, save_debates
+
+    loaded = load_debates(debates)
+    out = out or debates.with_name(debates.stem + ".judged.jsonl")
+    judge = HumanJudge(ask=input, show=lambda text: console.print(text, highlight=False, markup=False))
+    contested = [d for d in loaded if not d.agreed]
+    console.print(f"{len(contested)} contested debates of {len(loaded)} (the rest ended in agreement)")
+    done = 0
+    try:
+        for i, debate in enumerate(contested, 1):
+            debate.verdict = judge.verdict(debate, i, len(contested))
+            done += 1
+            save_debates(out, loaded)
+    except (KeyboardInterrupt, EOFError):
+        console.print(f"\nstopped: {done} of {len(contested)} judged", highlight=False)
+    if done:
+        console.print(f"verdicts: {out}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def serve(
     model: Annotated[str, typer.Argument(help="Model name, HF folder or hub id.")],
