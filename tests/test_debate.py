@@ -128,6 +128,35 @@ def test_greedy_debaters_reveal_k_nonzero_pixels_and_the_honest_one_wins_more_th
     assert np.array_equal(swapped.masks, result.masks) and (swapped.honest_wins != result.honest_wins).all()
 
 
+def test_best_of_n_agents_with_every_candidate_play_as_the_greedy_ones_and_random_ones_do_not():
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from alignlab.oversight.pixel_debate import (
+        SparsePixelJudge,
+        best_of_n_consultancy,
+        best_of_n_debate,
+        greedy_debate,
+    )
+
+    digits = load_digits()
+    images, labels = digits.data[:1000] / 16, digits.target[:1000]
+    judge = SparsePixelJudge(k=4, hidden=64, masks_per_image=5).fit(images[:800], labels[:800])
+    test, truth = images[800:900], labels[800:900]
+    lies = (truth + 3) % 10
+    rng = np.random.default_rng(0)
+    exhaustive = best_of_n_debate(judge, test, truth, lies, 64, rng)  # 64 >= every digit's nonzero pixels
+    greedy = greedy_debate(judge, test, truth, lies)
+    assert np.array_equal(exhaustive.masks, greedy.masks)
+    random = best_of_n_debate(judge, test, truth, lies, 1, rng)
+    assert (random.masks.sum(1) == 4).all() and not (random.masks & (test == 0)).any()
+    assert not np.array_equal(random.masks, greedy.masks)
+    # a consultant that argues the truth everywhere helps the judge; one that lies everywhere misleads it
+    honest = best_of_n_consultancy(judge, test, truth, lies, np.ones(100, bool), 64, rng)
+    lying = best_of_n_consultancy(judge, test, truth, lies, np.zeros(100, bool), 64, rng)
+    assert honest.honest_wins.mean() > random.honest_wins.mean() > lying.honest_wins.mean()
+
+
 def test_oversight_roles_are_protocols_that_the_built_in_roles_fill(toy):
     from alignlab.generation import HFGenerator
     from alignlab.oversight import (

@@ -289,6 +289,40 @@ def test_debate_pixels_verdict(record, verdict):
     assert decision.verdict == verdict and set(decision.figures) >= {"random_4px", "debate_4px"}
 
 
+def _self_play(precheck, debate_weak, debate_strong, consult_weak, consult_strong, n=400):
+    from alignlab.experiments.debate_self_play import DebateSelfPlayRecord, StrengthOutcomes
+
+    def share(p, reverse=False):
+        values = [1] * round(p * n) + [0] * (n - round(p * n))
+        return values[::-1] if reverse else values
+
+    outcomes = [
+        StrengthOutcomes(n=strength, debate_honest_first=share(d), debate_honest_second=share(d),
+                         consultancy=share(c, reverse=True))
+        for strength, d, c in ((1, debate_weak, consult_weak), (32, debate_strong, consult_strong))
+    ]  # fmt: skip
+    return DebateSelfPlayRecord(random_two_labels=share(precheck), argues_truth=[i % 2 for i in range(n)],
+                                outcomes=outcomes)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_self_play(0.8, 0.8, 0.95, 0.8, 0.7), "reproduced"),  # debate gains, consultancy falls
+        (_self_play(0.8, 0.8, 0.95, 0.8, 0.95), "partial"),  # debate gains, but consultancy gains as much
+        (_self_play(0.8, 0.8, 0.8, 0.8, 0.6), "partial"),  # only the difference: consultancy falls
+        (_self_play(0.8, 0.8, 0.8, 0.8, 0.8), "not_reproduced"),
+        (_self_play(0.51, 0.8, 0.95, 0.8, 0.7), "not_applicable"),  # a judge at chance amplifies nothing
+    ],
+)
+def test_debate_self_play_verdict(record, verdict):
+    from alignlab.experiments.debate_self_play import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict
+    assert {"debate_accuracy_n1", "debate_accuracy_n32", "consultancy_accuracy_n32"} <= set(decision.figures)
+
+
 # --- distillation -------------------------------------------------------------------------------------
 
 

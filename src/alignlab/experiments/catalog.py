@@ -24,6 +24,7 @@ MODULES = [
     "cai",
     "debate_qa",
     "debate_pixels",
+    "debate_self_play",
     "weak_to_strong",
     "prm_vs_orm",
     "rlaif_vs_rlhf",

@@ -7,6 +7,11 @@ raises the judge's log-odds of its own label over the other's), or, for a strong
 the liar picks the pixel whose worst case after the honest agent's best reply is best for it (Irving et al.
 use Monte Carlo tree search; two-ply search is the affordable step towards it on 8×8 digits).
 
+Agents can also be best-of-n (``best_of_n_reveal``): each move draws n candidate pixels and reveals the one
+that most persuades the judge, so n is the optimisation pressure for persuasiveness (n = 1: random pixels), in
+debate and in consultancy (one agent, assigned the true label or a lie, reveals every pixel) alike, as in Khan
+et al.'s (2024) comparison of the two protocols as debaters grow more persuasive.
+
 Pixels are drawn from an image's nonzero pixels, for the judge's training masks and for the agents alike.
 """
 
@@ -137,3 +142,87 @@ def _two_ply_liar_moves(
             np.minimum.at(worst, inverse, scores[mine])
             best[i], has_move[i] = pixels[worst.argmax()], True
     return best, has_move
+
+
+def best_of_n_reveal(
+    judge: SparsePixelJudge,
+    images: np.ndarray,
+    masks: np.ndarray,
+    own: np.ndarray,
+    other: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> None:
+    """One move per image, in place: draw ``n`` of its unrevealed nonzero pixels at random and reveal the one
+    after which the judge's log-odds of ``own`` over ``other`` (judge columns) are highest. ``n = 1`` is a
+    random agent; as ``n`` grows the agent optimises harder for persuading the judge (best-of-n selection of
+    arguments, the cheapest optimiser against a judge)."""
+    rows = np.arange(len(images))
+    candidates = [
+        rng.permutation(np.flatnonzero((image != 0) & ~mask))[:n]
+        for image, mask in zip(images, masks, strict=True)
+    ]
+    owner = np.concatenate([np.full(len(c), i) for i, c in enumerate(candidates)]).astype(int)
+    pixel = np.concatenate(candidates).astype(int)
+    if not len(pixel):
+        return
+    trial = masks[owner].copy()
+    trial[np.arange(len(pixel)), pixel] = True
+    log_p = judge.log_proba(images[owner], trial)
+    score = log_p[np.arange(len(pixel)), own[owner]] - log_p[np.arange(len(pixel)), other[owner]]
+    best = np.full(len(images), -np.inf)
+    choice = np.full(len(images), -1)
+    for i, p, s in zip(owner, pixel, score, strict=True):
+        if s > best[i]:
+            best[i], choice[i] = s, p
+    moved = rows[choice >= 0]
+    masks[moved, choice[moved]] = True
+
+
+def _columns(judge: SparsePixelJudge, labels: np.ndarray) -> np.ndarray:
+    classes = list(judge.model.classes_)
+    return np.array([classes.index(label) for label in labels])
+
+
+def best_of_n_debate(
+    judge: SparsePixelJudge,
+    images: np.ndarray,
+    truth: np.ndarray,
+    lies: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    honest_first: bool = True,
+) -> PixelDebate:
+    """An honest agent (``truth``) and a liar (``lies``), both best-of-``n``, take turns revealing ``judge.k``
+    pixels; the honest agent wins where the judge then prefers the truth."""
+    t_col, l_col = _columns(judge, truth), _columns(judge, lies)
+    masks = np.zeros(images.shape, dtype=bool)
+    for turn in range(judge.k):
+        honest_turn = (turn % 2 == 0) == honest_first
+        own, other = (t_col, l_col) if honest_turn else (l_col, t_col)
+        best_of_n_reveal(judge, images, masks, own, other, n, rng)
+    final = judge.log_proba(images, masks)
+    rows = np.arange(len(images))
+    return PixelDebate(masks, final[rows, t_col] > final[rows, l_col])
+
+
+def best_of_n_consultancy(
+    judge: SparsePixelJudge,
+    images: np.ndarray,
+    truth: np.ndarray,
+    lies: np.ndarray,
+    argues_truth: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> PixelDebate:
+    """One best-of-``n`` consultant reveals all ``judge.k`` pixels for its assigned label (the truth where
+    ``argues_truth``, else the lie); ``honest_wins`` says where the judge then prefers the truth."""
+    t_col, l_col = _columns(judge, truth), _columns(judge, lies)
+    own, other = np.where(argues_truth, t_col, l_col), np.where(argues_truth, l_col, t_col)
+    masks = np.zeros(images.shape, dtype=bool)
+    for _ in range(judge.k):
+        best_of_n_reveal(judge, images, masks, own, other, n, rng)
+    final = judge.log_proba(images, masks)
+    rows = np.arange(len(images))
+    return PixelDebate(masks, final[rows, t_col] > final[rows, l_col])
