@@ -323,6 +323,74 @@ def test_debate_self_play_verdict(record, verdict):
     assert {"debate_accuracy_n1", "debate_accuracy_n32", "consultancy_accuracy_n32"} <= set(decision.figures)
 
 
+def _honest_vs_deceptive(wins: int, contests: int, agreed: int = 0):
+    from alignlab.experiments.honest_vs_deceptive import DebateOutcome, HonestVsDeceptiveRecord
+
+    def outcome(i: int, contest: bool) -> DebateOutcome:
+        won = int(i < wins) if contest else None
+        return DebateOutcome(
+            question=f"q{i}", reference="Paris", honest_agent="proposer", truthful_side="proposer" if contest else None,
+            answers={"proposer": "Paris", "opponent": "Lyon" if contest else "Paris"}, agreed=not contest,
+            contest=contest, honest_won=won, naive_honest=None if won is None else 1 - won, confidence=0.5,
+            easy=i % 2 == 0, rationale="",
+        )  # fmt: skip
+
+    return HonestVsDeceptiveRecord(
+        outcomes=[outcome(i, True) for i in range(contests)]
+        + [outcome(contests + i, False) for i in range(agreed)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_honest_vs_deceptive(45, 60), "reproduced"),
+        (_honest_vs_deceptive(33, 60), "not_reproduced"),  # 55%: not clearly above a coin flip
+        (_honest_vs_deceptive(8, 9, agreed=51), "not_applicable"),  # too few contests to test
+    ],
+)
+def test_honest_vs_deceptive_verdict(record, verdict):
+    from alignlab.experiments.honest_vs_deceptive import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict
+    assert decision.figures["contests"] == sum(o.contest for o in record.outcomes)
+    if verdict != "not_applicable":
+        assert decision.figures["debate_advantage_easy"] is not None and "p = " in decision.reasons[0]
+
+
+def _steering(reading_shift: float, random_shift: float, n: int = 36):
+    from alignlab.experiments.steering import SteeringRecord
+
+    base = [-6.0 + 0.1 * (i % 7) for i in range(n)]  # prompts differ; the shift is what the rule reads
+
+    def curve(shift: float) -> list[list[float]]:
+        return [base, [b + shift + 0.2 * ((i % 3) - 1) for i, b in enumerate(base)]]
+
+    return SteeringRecord(
+        coefficients=[0.0, 1.0], residual_norm=50.0,
+        log_p_refusal={"reading": curve(reading_shift), "random": curve(random_shift), "sae": curve(0.5)},
+        harmful_log_p_refusal=[base, base], side_effect_nll={"reading": [2.0, 2.4], "random": [2.0, 2.1], "sae": [2.0, 2.2]},
+        cosine_reading_sae=0.3, sae_latent=7,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_steering(2.0, 0.1), "reproduced"),
+        (_steering(2.0, 2.0), "partial"),  # any push that size does it: not the direction
+        (_steering(0.0, 0.0), "not_reproduced"),
+    ],
+)
+def test_steering_verdict(record, verdict):
+    from alignlab.experiments.steering import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict
+    assert decision.figures["side_effect_nll_increase_reading_at_1.0"] == pytest.approx(0.4)
+
+
 # --- distillation -------------------------------------------------------------------------------------
 
 

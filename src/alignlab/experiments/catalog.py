@@ -25,6 +25,8 @@ MODULES = [
     "debate_qa",
     "debate_pixels",
     "debate_self_play",
+    "honest_vs_deceptive",
+    "steering",
     "weak_to_strong",
     "prm_vs_orm",
     "rlaif_vs_rlhf",

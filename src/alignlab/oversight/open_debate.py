@@ -3,8 +3,9 @@ opponent agrees (the debate ends) or challenges with an answer of its own, then 
 number of rounds, the proposer first in each, the first argument from an opening prompt and every later one
 from a rebuttal prompt that answers the other side's last argument. A judge then picks an answer:
 
-- ``RationaleJudge``: an LLM writes its reasoning, then its choice is read from P("1") vs P("2") after that
-  reasoning, with the answers shown in both orders and averaged (the rationale is kept);
+- ``RationaleJudge``: an LLM writes its reasoning, then, asked in the next turn of the same conversation, its
+  choice is read from P("1") vs P("2") at the first token, with the answers shown in both orders and averaged
+  (the rationale is kept);
 - ``LengthJudge``: the seed's basic heuristic, preferring the side that argued at more length and in more
   detail (words, plus numbers, quotes and reasons given); a baseline, reported as one;
 - ``HumanJudge``: a person at a terminal reads the transcript and gives a verdict and a confidence
@@ -62,9 +63,8 @@ Answer 2: {second}
 The debate:
 {history}
 
-Which answer is correct? First explain your reasoning in two or three sentences.
-Reasoning:"""
-JUDGE_CHOICE = "{prompt} {rationale}\nTherefore the correct answer is number"
+Which answer is correct? Explain your reasoning in two or three sentences."""
+JUDGE_CHOICE = "So which answer is correct? Reply with the number only, 1 or 2."
 
 _AGREE = re.compile(r"^\W*agree\b", re.IGNORECASE)
 _DETAIL = re.compile(r"\d+(?:[.,]\d+)?|\"[^\"]+\"|\b(?:because|since|for example|for instance|therefore)\b",
@@ -233,9 +233,16 @@ class RationaleJudge:
     def judge(self, debates: Sequence[OpenDebate]) -> list[Verdict]:
         prompts = [self._prompt(d, order) for order in (0, 1) for d in debates]
         rationales = [c.text.strip() for c in self.generator.generate(prompts, self.params)]
+        conversations = [
+            [
+                {"role": "user", "content": p},
+                {"role": "assistant", "content": r},
+                {"role": "user", "content": JUDGE_CHOICE},
+            ]
+            for p, r in zip(prompts, rationales, strict=True)
+        ]  # the choice is the first token of the judge's next reply, after its own reasoning
         choices = self.generator.generate(
-            [JUDGE_CHOICE.format(prompt=p, rationale=r) for p, r in zip(prompts, rationales, strict=True)],
-            SamplingParams(max_new_tokens=1, logprobs=True, top_logprobs=20),
+            conversations, SamplingParams(max_new_tokens=1, logprobs=True, top_logprobs=20)
         )
         n, verdicts = len(debates), []
         for i in range(n):
