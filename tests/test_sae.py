@@ -309,3 +309,38 @@ def test_top_features_of_a_text_and_direction_norms_in_the_report(toy):
         hooked, sae, [3], feature_activations(hooked, sae, site, blocks), blocks, tokenizer
     )
     assert summary.direction_norm == pytest.approx(2.0)
+
+
+def test_contrast_features_rank_by_effect_size_and_a_monitor_flags_prompts_before_the_answer(toy):
+    from alignlab.interp.sae import FeatureMonitor, contrast_features, feature_changes, last_token_codes
+
+    positive = torch.tensor([[0.0, 2.0, 1.0], [0.0, 2.2, 0.9], [0.0, 1.8, 1.1]])
+    negative = torch.tensor([[0.0, 0.1, 1.0], [0.0, 0.0, 1.2], [0.0, 0.2, 0.8]])
+    [first, second] = contrast_features(positive, negative, top=3)  # latent 0 never fires: left out
+    assert first.feature == 1 and first.effect_size > 10 and abs(second.effect_size) < 0.5
+    assert first.mean_positive == pytest.approx(2.0) and first.mean_negative == pytest.approx(0.1)
+    with pytest.raises(AlignlabError, match="at least 2 prompts"):
+        contrast_features(positive[:1], negative)
+
+    model, tokenizer = toy
+    hooked, site = HookedModel(model), "blocks.0.hook_resid_post"
+    sae = _identity_sae(model.config.hidden_size)  # latent i reads +e_i: its activation is the coordinate
+    prompts = ["w1 w2 w3", "w4 w5", "w6", "w7 w8 w9"]
+    codes = last_token_codes(hooked, sae, site, tokenizer, prompts)
+    from alignlab.scoring.encode import encode_prompts
+
+    [ids] = encode_prompts(tokenizer, ["w6"], chat=True)
+    _, cache = hooked.run_with_cache(torch.tensor([ids]), names=[site])
+    assert torch.allclose(codes[2], sae.encode(cache[site][0, -1]), atol=1e-5)
+    watched = int(codes[:, : model.config.hidden_size].max(0).values.argmax())
+    threshold = float(codes[:, watched].median())
+    readings = FeatureMonitor(hooked, sae, site, tokenizer, {watched: threshold}).check(prompts)
+    assert [r.flagged for r in readings] == [float(c) > threshold for c in codes[:, watched]]
+    with pytest.raises(IndexError):
+        FeatureMonitor(hooked, sae, site, tokenizer, {10_000: 1.0})
+
+    before = torch.tensor([[1.0, 0.0, 0.5], [1.0, 0.0, 0.0]])
+    after = torch.tensor([[1.0, 2.0, 0.0], [1.0, 4.0, 0.0]])
+    changes = feature_changes(before, after)
+    assert [c.feature for c in changes] == [1, 2] and changes[0].frequency_change == 1.0
+    assert changes[0].mean_after == 3.0 and changes[1].frequency_before == 0.5

@@ -25,10 +25,24 @@ from .metrics import (
 )
 from .model import SAELoss, SAEOutput, SparseAutoencoder, TrainingState
 from .saelens_format import load_sae, save_sae
+from .safety import (
+    ContrastFeature,
+    FeatureChange,
+    FeatureMonitor,
+    contrast_features,
+    feature_changes,
+    last_token_codes,
+)
 from .store import ActivationStore, hidden_state_activations, site_activations, stream_activations
 from .train import SAETrainer, train_sae
 
 __all__ = [
+    "ContrastFeature",
+    "FeatureChange",
+    "FeatureMonitor",
+    "contrast_features",
+    "feature_changes",
+    "last_token_codes",
     "SAE_ARCHITECTURES",
     "ActivationStore",
     "FeatureStatistics",
