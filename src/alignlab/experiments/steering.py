@@ -144,9 +144,8 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
     from ..generation import HFGenerator
     from ..interp import HookedModel
     from ..interp.hooks import add_direction
-    from ..interp.sae import ActivationStore, sae_config, train_sae
+    from ..interp.sae import ActivationStore, last_token_activations, sae_config, train_sae
     from ..models import load_model
-    from ..scoring.encode import encode_prompts
 
     model, tokenizer = load_model(cfg.model, device=ctx.device)
     hooked = HookedModel(model)
@@ -163,19 +162,9 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
     questions = [r["input"] for r in load_builtin("capability_mcq", ("input",))[: cfg.benign_questions]]
     harmless = [lookalike[i] for i in held] + questions
 
-    def last_token_states(prompts: list[str]) -> torch.Tensor:
-        states = []
-        for ids in encode_prompts(tokenizer, prompts, chat=True):
-            _, cache = hooked.run_with_cache(
-                torch.tensor([ids], device=ctx.device), names=[site], stop_early=True
-            )
-            states.append(cache[site][0, -1].float().cpu())
-        return torch.stack(states)
-
-    with torch.no_grad():
-        difference = last_token_states([harmful[i] for i in train]).mean(0) - last_token_states(
-            [lookalike[i] for i in train]
-        ).mean(0)
+    harmful_states = last_token_activations(hooked, site, tokenizer, [harmful[i] for i in train])
+    harmless_states = last_token_activations(hooked, site, tokenizer, [lookalike[i] for i in train])
+    difference = (harmful_states.mean(0) - harmless_states.mean(0)).cpu()
     sae_blocks, side_blocks = train_eval_blocks(tokenizer, 64, cfg.sae_train_blocks, cfg.side_effect_blocks)
     store = ActivationStore.from_model(hooked, site, sae_blocks)
     norm = store.activations.norm(dim=1).mean().item()
@@ -185,10 +174,8 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
         store, seed=ctx.seed, device=ctx.device, log_every=max(cfg.sae_steps // 4, 1),
         on_log=lambda step, record: ctx.log(step, **{f"sae_{k}": v for k, v in record.items()}),
     )  # fmt: skip
-    with torch.no_grad():
-        codes = sae.encode(last_token_states([harmful[i] for i in train]).to(ctx.device)).mean(
-            0
-        ) - sae.encode(last_token_states([lookalike[i] for i in train]).to(ctx.device)).mean(0)
+    with torch.no_grad():  # the same training states, read through the SAE
+        codes = sae.encode(harmful_states).mean(0) - sae.encode(harmless_states).mean(0)
     latent = int(codes.argmax())
     generator_random = torch.Generator().manual_seed(ctx.seed)
     unit = {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AlignlabError
+from ..reporting.site import duration
 from .catalog import catalog
 
 HEADER = (
@@ -49,10 +50,6 @@ def catalog_records(root: Path, preset: str = "cpu") -> dict[str, dict[str, Any]
         }
         for name, results in newest_results(root, preset).items()
     }
-
-
-def duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def table_row(name: str, paper: str, record: dict | None) -> str:

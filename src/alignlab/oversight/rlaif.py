@@ -202,8 +202,9 @@ def labeler_report(labels: Sequence[PreferenceLabel], gold: Sequence[Literal["a"
     return report
 
 
-def preference_records(triples: Sequence[Triple], labels: Sequence[PreferenceLabel]) -> list[dict[str, str]]:
-    """``{"prompt", "chosen", "rejected"}`` records (TRL's format) for the decided labels."""
+def preference_records(triples: Sequence[Triple], labels: Sequence) -> list[dict[str, str]]:
+    """``{"prompt", "chosen", "rejected"}`` records (TRL's format) for the labels (anything with ``preferred``)
+    that chose "a" or "b"; ties and failures are left out."""
     return [
         {
             "prompt": q,
@@ -211,5 +212,5 @@ def preference_records(triples: Sequence[Triple], labels: Sequence[PreferenceLab
             "rejected": b if label.preferred == "a" else a,
         }
         for (q, a, b), label in zip(triples, labels, strict=True)
-        if label.preferred is not None
+        if label.preferred in ("a", "b")
     ]

@@ -17,7 +17,7 @@ from ..errors import AlignlabError
 from ..generation.base import Generator, SamplingParams
 from ..reporting.atomic import write_text_atomic
 from .cai import CAIResult, ConstitutionalPipeline
-from .rlaif import violation_label
+from .rlaif import preference_records, violation_label
 
 WORKED_EXAMPLES: list[tuple[str, str, str]] = [
     (
@@ -118,12 +118,8 @@ def _record(a: CAIResult, b: CAIResult) -> RLAIFRecord:
 def trl_preferences(records: Sequence[RLAIFRecord], *, min_confidence: float = 0.0) -> list[dict[str, str]]:
     """``{"prompt", "chosen", "rejected"}`` for the decided records (ties and failures left out) at or above
     ``min_confidence``: what ``load_preferences``, ``train_dpo`` and TRL's trainers read."""
-    return [
-        {"prompt": r.prompt, "chosen": r.response_a if r.preferred == "a" else r.response_b,
-         "rejected": r.response_b if r.preferred == "a" else r.response_a}
-        for r in records
-        if r.preferred in ("a", "b") and r.confidence >= min_confidence
-    ]  # fmt: skip
+    kept = [r for r in records if r.confidence >= min_confidence]
+    return preference_records([(r.prompt, r.response_a, r.response_b) for r in kept], kept)
 
 
 def write_rlaif_records(path: Path, records: Sequence[RLAIFRecord]) -> Path:

@@ -45,7 +45,8 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
 
 
-def _fmt(value: Any) -> str:
+def format_figure(value: Any) -> str:
+    """A figure in a report: floats to 4 significant digits, nothing as an em dash."""
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -57,7 +58,10 @@ def _header_sections(results: Results) -> list[Section]:
     keys = list(dict.fromkeys([*results.measured, *results.paper_figures]))
     comparison = Table(
         ["figure", "measured here", "paper"],
-        [[k, _fmt(results.measured.get(k, "—")), _fmt(results.paper_figures.get(k, "—"))] for k in keys],
+        [
+            [k, format_figure(results.measured.get(k, "—")), format_figure(results.paper_figures.get(k, "—"))]
+            for k in keys
+        ],
     )
     verdict = [
         Text(f"**{results.verdict}**"),
@@ -70,7 +74,10 @@ def _header_sections(results: Results) -> list[Section]:
             Text(f"Each seed on its own ({len(results.per_seed)} seeds; the verdict above pools them):"),
             Table(
                 ["seed", "verdict", *figures],
-                [[s.seed, s.verdict, *[_fmt(s.measured.get(k)) for k in figures]] for s in results.per_seed],
+                [
+                    [s.seed, s.verdict, *[format_figure(s.measured.get(k)) for k in figures]]
+                    for s in results.per_seed
+                ],
             ),
         ]
     seeds = ", ".join(str(s) for s in results.seeds)
@@ -125,7 +132,9 @@ def render_markdown(results: Results, sections: list[Section]) -> str:
                     lines.append("| " + " | ".join(columns) + " |")
                     lines.append("|" + "---|" * len(columns))
                     lines += [
-                        "| " + " | ".join(_fmt(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |"
+                        "| "
+                        + " | ".join(format_figure(v).replace("|", "\\|").replace("\n", " ") for v in row)
+                        + " |"
                         for row in rows
                     ]
                     lines.append("")
@@ -164,7 +173,7 @@ def render_html(results: Results, sections: list[Section], run_dir: Path) -> str
                 case Table(columns, rows):
                     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
                     cells = "".join(
-                        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                        "<tr>" + "".join(f"<td>{html.escape(format_figure(v))}</td>" for v in row) + "</tr>"
                         for row in rows
                     )
                     body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")

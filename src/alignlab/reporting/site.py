@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import AlignlabError
 from .atomic import write_text_atomic
+from .report import format_figure
 from .store import RunIndex
 
 MAX_POINTS = 400
@@ -126,20 +127,18 @@ def _e(value: Any) -> str:
 
 
 def fmt(value: Any) -> str:
-    """A figure as the pages show it: floats to 4 significant digits, nothing as an em dash."""
-    if value is None:
-        return "—"
+    """A figure as the pages show it: as in reports (floats to 4 significant digits, nothing as an em dash),
+    booleans in lower case, lists and dicts as JSON cut at 80 characters."""
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}"
     if isinstance(value, list | dict):
         text = json.dumps(value)
         return text if len(text) <= 80 else text[:77] + "…"
-    return str(value)
+    return format_figure(value)
 
 
 def duration(seconds: float | None) -> str:
+    """Seconds under 90, minutes above; an em dash for an unknown duration."""
     if seconds is None:
         return "—"
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

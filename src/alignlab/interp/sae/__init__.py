@@ -31,6 +31,7 @@ from .safety import (
     FeatureMonitor,
     contrast_features,
     feature_changes,
+    last_token_activations,
     last_token_codes,
 )
 from .store import ActivationStore, hidden_state_activations, site_activations, stream_activations
@@ -42,6 +43,7 @@ __all__ = [
     "FeatureMonitor",
     "contrast_features",
     "feature_changes",
+    "last_token_activations",
     "last_token_codes",
     "SAE_ARCHITECTURES",
     "ActivationStore",

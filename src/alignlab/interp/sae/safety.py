@@ -20,6 +20,20 @@ from .model import SparseAutoencoder
 
 
 @torch.no_grad()
+def last_token_activations(
+    hooked: HookedModel, site: str, tokenizer, prompts: Sequence[Prompt], *, chat: bool = True
+) -> torch.Tensor:
+    """(n_prompts, d_model) float32 activations at ``site`` at each prompt's last token (chat-formatted when
+    ``chat``): where the model is about to answer. Each forward pass stops at the site."""
+    device = next(hooked.model.parameters()).device
+    rows = []
+    for ids in encode_prompts(tokenizer, prompts, chat=chat):
+        _, cache = hooked.run_with_cache(torch.tensor([ids], device=device), names=[site], stop_early=True)
+        rows.append(cache[site][0, -1].float())
+    return torch.stack(rows)
+
+
+@torch.no_grad()
 def last_token_codes(
     hooked: HookedModel,
     sae: SparseAutoencoder,
@@ -30,12 +44,8 @@ def last_token_codes(
     chat: bool = True,
 ) -> torch.Tensor:
     """(n_prompts, d_sae) feature activations at each prompt's last token (chat-formatted when ``chat``)."""
-    device = next(hooked.model.parameters()).device
-    rows = []
-    for ids in encode_prompts(tokenizer, prompts, chat=chat):
-        _, cache = hooked.run_with_cache(torch.tensor([ids], device=device), names=[site], stop_early=True)
-        rows.append(cache[site][0, -1].float())
-    return sae.encode(torch.stack(rows).to(sae.W_dec.device)).cpu()
+    acts = last_token_activations(hooked, site, tokenizer, prompts, chat=chat)
+    return sae.encode(acts.to(sae.W_dec.device)).cpu()
 
 
 @dataclass(frozen=True)
