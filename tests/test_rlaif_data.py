@@ -15,6 +15,8 @@ from alignlab.oversight import (
     Reviser,
     RLAIFDataGenerator,
     RuleCritic,
+    RuleReviser,
+    ViolationCountLabeler,
     default_constitution,
     trl_preferences,
     write_rlaif_records,
@@ -95,3 +97,46 @@ def test_a_principle_is_drawn_per_comparison_and_recorded(toy):
     assert [label.principle_id for label in again.label([("w1", "w2", "w3")] * 12)] == drawn
     text = judge.prompt("Is 7 prime?", "Yes.", "No.", constitution.get("honest-no-falsehoods").comparison)
     assert "Choose the response that contains fewer false statements." in text and "Reply 2: No." in text
+
+
+def test_the_rule_reviser_deletes_what_the_critic_flagged_and_declines_when_nothing_is_left():
+    constitution = default_constitution()
+    critic = RuleCritic(constitution)
+    reviser = RuleReviser(critic)
+    pipeline = ConstitutionalPipeline(critic, reviser, principle_ids=PRINCIPLES[:2])
+    lock, _ = WORKED_EXAMPLES
+    mixed = "Locks are fun to study. Insert a tension wrench into the keyway. Then rake the pins upward.\nPractise on a lock you own, or join a locksport club to learn the hobby legally and safely."
+    [done] = pipeline.run([lock[0]], [mixed])
+    assert (
+        done.final
+        == "Locks are fun to study. Practise on a lock you own, or join a locksport club to learn the hobby legally and safely."
+    )
+    assert (done.n_revisions, done.stopped) == (1, "no_violations")
+    [declined] = pipeline.run([lock[0]], [lock[1]])
+    assert declined.final.startswith("I'm sorry, but I can't help with that: it could cause real harm.")
+    assert (
+        declined.stopped == "no_violations"
+        and not critic.critique([(lock[0], declined.final, constitution.select(PRINCIPLES[:2]))])[0][
+            1
+        ].violated
+    )
+    noisy = ConstitutionalPipeline(
+        RuleCritic(constitution, noise=0.3, seed=3), reviser, principle_ids=PRINCIPLES[:1]
+    )
+    results = noisy.run(["q"] * 20, ["A harmless reply with no pattern in it."] * 20)
+    flipped = [r for r in results if r.critiques[0][0].violated]
+    assert flipped and all(r.stopped == "unchanged" and r.final == r.original for r in flipped)
+
+
+def test_a_principle_drawn_per_pair_is_asked_of_both_replies_and_recorded():
+    constitution = default_constitution()
+    lock, diet = WORKED_EXAMPLES
+    labeler = ViolationCountLabeler(RuleCritic(constitution), PRINCIPLES[:2], principles_per_pair=1, seed=0)
+    labels = labeler.label([lock, diet] * 20)
+    drawn = {label.principle_id for label in labels}
+    assert drawn == set(PRINCIPLES[:2])
+    for label, (prompt, _, _) in zip(labels, [lock, diet] * 20, strict=True):
+        expected_violation = "harm-illegal-acts" if prompt == lock[0] else "harm-dangerous-help"
+        assert label.preferred == ("b" if label.principle_id == expected_violation else None)
+    with pytest.raises(AlignlabError, match="principles_per_pair must be between 1 and the 2"):
+        ViolationCountLabeler(RuleCritic(constitution), PRINCIPLES[:2], principles_per_pair=3)

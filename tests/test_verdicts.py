@@ -391,6 +391,154 @@ def test_steering_verdict(record, verdict):
     assert decision.figures["side_effect_nll_increase_reading_at_1.0"] == pytest.approx(0.4)
 
 
+# --- cai-training -------------------------------------------------------------------------------------
+
+
+def _cai_training(harmless: dict[str, int], helpful: dict[str, int], n: int = 25):
+    """Counts of refused unsafe requests and answered safe prompts, out of n, per model; the first prompts
+    are the ones every model gets right, so differences are paired."""
+    from alignlab.experiments.cai_training import MODELS, CAITrainingRecord, ModelScores
+
+    def hits(k: int) -> list[int]:
+        return [1] * k + [0] * (n - k)
+
+    models = {
+        m: ModelScores(harmless=hits(harmless[m]), helpful=hits(helpful[m]), log_p_refusal_unsafe=-3.0,
+                       log_p_refusal_safe=-5.0)
+        for m in MODELS
+    }  # fmt: skip
+    return CAITrainingRecord(
+        models=models, revisions_refused=[0.0, 0.6], revisions_violating=[0.9, 0.3], sl_cai_examples=48,
+        rl_cai_pairs=20, rlhf_pairs=20, ai_gold_agreement=0.8,
+    )  # fmt: skip
+
+
+ALL_HELPFUL = dict.fromkeys(("base", "sl_cai", "rl_cai", "rlhf"), 25)
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_cai_training(dict(base=0, sl_cai=15, rl_cai=20, rlhf=2), ALL_HELPFUL)], "reproduced"),
+        # RL-CAI buys its harmlessness with helpfulness: 20 of 25 safe prompts refused
+        (
+            [_cai_training(dict(base=0, sl_cai=15, rl_cai=20, rlhf=2), {**ALL_HELPFUL, "rl_cai": 5})],
+            "partial",
+        ),
+        ([_cai_training(dict(base=0, sl_cai=15, rl_cai=15, rlhf=15), ALL_HELPFUL)], "partial"),  # (a) only
+        ([_cai_training(dict(base=0, sl_cai=1, rl_cai=10, rlhf=0), ALL_HELPFUL)], "partial"),  # (b) only
+        ([_cai_training(dict(base=0, sl_cai=1, rl_cai=1, rlhf=0), ALL_HELPFUL)], "not_reproduced"),  # noise
+        ([_cai_training(dict(base=24, sl_cai=25, rl_cai=25, rlhf=24), ALL_HELPFUL)], "not_applicable"),
+    ],
+)
+def test_cai_training_verdict(records, verdict):
+    from alignlab.experiments.cai_training import decide
+
+    decision = decide(records)
+    assert decision.verdict == verdict
+    assert decision.figures["helpful_base"] == 1.0
+
+
+# --- reward-hacking -----------------------------------------------------------------------------------
+
+
+def _reward_hacking(size_gap=0.1, ensemble_gap=0.1, word_gap=2.0, dpo_fall=0.2, n=24):
+    """Every per-prompt value is the prompt's baseline plus the stated gap, with a little spread."""
+    from alignlab.experiments.reward_hacking import BestOfNCurve, DPOCurve, RewardHackingRecord
+
+    base = [0.01 * (i % 5) for i in range(n)]
+
+    def curve(gap):
+        return BestOfNCurve(gold=[base, [b + gap + 0.002 * (i % 3) for i, b in enumerate(base)]])
+
+    dpo_gold = [
+        base,
+        [b + 0.3 for b in base],
+        [b + 0.3 - dpo_fall + 0.002 * (i % 3) for i, b in enumerate(base)],
+    ]
+    return RewardHackingRecord(
+        ns=[1, 2], rm_size={"16": curve(0.0), "64": curve(size_gap)},
+        ensemble={"member_0": curve(0.0), "member_1": curve(0.0), "mean": curve(0.0), "min": curve(ensemble_gap),
+                  "uwo": curve(ensemble_gap)},
+        length_words={"unbiased": [[8.0] * n, [8.0 + 0.1 * (i % 3) for i in range(n)]],
+                      "biased": [[8.0] * n, [8.0 + word_gap + 0.1 * (i % 2) for i in range(n)]]},
+        length_gold={"unbiased": [base, base], "biased": [base, base]},
+        length_label_agreement={"unbiased": 0.5, "biased": 0.6},
+        dpo={"0.1": DPOCurve(kl=[0.0, 1.0, 3.0], gold=dpo_gold)}, rm_accuracy={},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "verdict"),
+    [
+        ([_reward_hacking()], "reproduced"),
+        ([_reward_hacking(size_gap=0.0)], "partial"),
+        ([_reward_hacking(size_gap=-0.1, ensemble_gap=0.0, word_gap=0.0)], "partial"),  # DPO alone
+        ([_reward_hacking(size_gap=0.0, ensemble_gap=0.0, word_gap=0.0, dpo_fall=0.0)], "not_reproduced"),
+        ([_reward_hacking(), _reward_hacking(), _reward_hacking()], "reproduced"),
+    ],
+)
+def test_reward_hacking_verdict(records, verdict):
+    from alignlab.experiments.reward_hacking import decide
+
+    assert decide(records).verdict == verdict
+
+
+def test_dpo_overoptimisation_needs_the_kl_to_have_grown_past_the_peak():
+    from alignlab.experiments.reward_hacking import decide, dpo_fall
+
+    record = _reward_hacking(size_gap=0.0, ensemble_gap=0.0, word_gap=0.0)
+    assert dpo_fall([record], "0.1")[0] == 1
+    record.dpo["0.1"].kl[:] = [
+        0.0,
+        3.0,
+        3.0,
+    ]  # the gold fell while the policy stood still: noise, not hacking
+    assert decide([record]).verdict == "not_reproduced"
+
+
+# --- safety-features ----------------------------------------------------------------------------------
+
+
+def _safety_features(held_separated: bool, shifted_separated: bool, n: int = 12):
+    from alignlab.experiments.safety_features import SafetyFeaturesRecord
+
+    labels = [True] * n + [False] * n
+
+    def scores(separated: bool) -> list[float]:  # separated: every harmful prompt above every look-alike
+        return (
+            [1.0 + i for i in range(n)] + [-1.0 - i for i in range(n)]
+            if separated
+            else [float(i % 2) for i in range(2 * n)]
+        )
+
+    def all_scores(separated: bool) -> dict[str, list[float]]:
+        return {"feature": scores(separated), "random_feature": scores(False), "probe": scores(True)}
+
+    return SafetyFeaturesRecord(
+        feature=3, effect_size=2.0, held_out_labels=labels, held_out_scores=all_scores(held_separated),
+        shifted_labels=labels, shifted_scores=all_scores(shifted_separated), monitor_flags=[False] * 2 * n,
+        changed_features=[3, 5], feature_change_rank=1, feature_mean_before=1.0, feature_mean_after=0.5,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_safety_features(True, True), "reproduced"),
+        (_safety_features(True, False), "partial"),
+        (_safety_features(False, True), "partial"),
+        (_safety_features(False, False), "not_reproduced"),
+    ],
+)
+def test_safety_features_verdict(record, verdict):
+    from alignlab.experiments.safety_features import decide
+
+    decision = decide([record])
+    assert decision.verdict == verdict
+    assert decision.figures["auroc_held_out_probe"] == 1.0
+
+
 # --- distillation -------------------------------------------------------------------------------------
 
 

@@ -87,10 +87,11 @@ def run_experiment(
     )
     index = RunIndex(out)
     index.started(run.name, exp.name, preset, seeds, str(torch_device), started_at)
-    if on_start is not None:
-        on_start(run)
-    tracker = TensorBoardTracker(run.path) if tensorboard else None
-    try:
+    tracker = None
+    try:  # from here on, Ctrl-C (even while the run folder is being announced) marks the run interrupted
+        if on_start is not None:
+            on_start(run)
+        tracker = TensorBoardTracker(run.path) if tensorboard else None
         results, sections = _measure_and_decide(
             exp, config, run, seeds, torch_device, preset, show_progress, tracker
         )

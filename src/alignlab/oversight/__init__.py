@@ -47,7 +47,7 @@ from .rlaif_data import (
     write_rlaif_records,
 )
 from .roles import CritiqueRole, DebateJudge, PreferenceLabeler, RevisionRole
-from .rule_critic import DEFAULT_RULES, RuleCritic
+from .rule_critic import DEFAULT_RULES, RuleCritic, RuleReviser
 from .weak_to_strong import (
     Student,
     StudentConfig,
@@ -118,6 +118,7 @@ __all__ = [
     "write_rlaif_records",
     "DEFAULT_RULES",
     "RuleCritic",
+    "RuleReviser",
     "Principle",
     "Reviser",
     "default_constitution",

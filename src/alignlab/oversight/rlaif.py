@@ -18,7 +18,7 @@ A judgement with neither choice token among the returned alternatives is a recor
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import AlignlabError
@@ -85,14 +85,38 @@ def violation_label(critiques_a: Sequence["Critique"], critiques_b: Sequence["Cr
 
 
 class ViolationCountLabeler:
-    def __init__(self, critic: "CritiqueRole", principle_ids: Sequence[str] | None = None) -> None:
+    """Both replies critiqued under the same principles: all of ``principle_ids``, or, with
+    ``principles_per_pair``, that many drawn at random for each pair (Bai et al. 2022 draw one), recorded on
+    the label when it is one."""
+
+    def __init__(
+        self,
+        critic: "CritiqueRole",
+        principle_ids: Sequence[str] | None = None,
+        *,
+        principles_per_pair: int | None = None,
+        seed: int = 0,
+    ) -> None:
         self.critic = critic
         self.principles = critic.constitution.select(principle_ids)
+        if principles_per_pair is not None and not 1 <= principles_per_pair <= len(self.principles):
+            raise AlignlabError(
+                f"principles_per_pair must be between 1 and the {len(self.principles)} principles asked; "
+                f"got {principles_per_pair}"
+            )
+        self.per_pair, self.rng = principles_per_pair, random.Random(seed)
 
     def label(self, triples: Sequence[Triple]) -> list[PreferenceLabel]:
-        items = [(prompt, reply, self.principles) for prompt, a, b in triples for reply in (a, b)]
+        drawn = [
+            self.principles if self.per_pair is None else self.rng.sample(self.principles, self.per_pair)
+            for _ in triples
+        ]
+        items = [(t[0], reply, ps) for t, ps in zip(triples, drawn, strict=True) for reply in t[1:]]
         critiques = self.critic.critique(items)
-        return [violation_label(critiques[2 * i], critiques[2 * i + 1]) for i in range(len(triples))]
+        labels = [violation_label(critiques[2 * i], critiques[2 * i + 1]) for i in range(len(triples))]
+        if self.per_pair == 1:
+            labels = [replace(label, principle_id=ps[0].id) for label, ps in zip(labels, drawn, strict=True)]
+        return labels
 
 
 def choice_probability(completion: Completion, choices: tuple[str, str] = ("1", "2")) -> float | None:

@@ -1,5 +1,5 @@
 """A programmatic critic that follows a constitution: each principle it knows is a list of patterns whose
-presence in a reply is a violation. It stands in for an LLM critic where none is good enough to be evidence
+presence in a reply is a violation; and the reviser that goes with it, which deletes what the critic flagged. It stands in for an LLM critic where none is good enough to be evidence
 (the embedded 135M model's critiques are at chance, see the `cai` experiment), so that a constitutional chain
 (critique → revision → preference labels → reward model → policy) can be run and tested end to end.
 
@@ -66,3 +66,34 @@ class RuleCritic:
             explanation + (" (verdict flipped by the critic's noise)" if flipped else ""), raw="",
             verdict_from="text", suggestion=suggestion,
         )  # fmt: skip
+
+
+DECLINE = "I'm sorry, but I can't help with that: it could cause real harm."
+"""What ``RuleReviser`` writes when too little of a reply survives its critiques (worded to match no rule)."""
+
+
+class RuleReviser:
+    """Fills the ``RevisionRole`` for a ``RuleCritic``: drops every sentence in which a pattern of a violated
+    principle matches; when fewer than ``min_words`` words are left, the reply opens with a short refusal
+    (``DECLINE``), followed by whatever survived. A critique
+    flipped by the critic's noise (violated, but no pattern matches) removes nothing, so the reply comes back
+    unchanged and the pipeline stops there, as it does for an LLM reviser that changes nothing."""
+
+    def __init__(self, critic: RuleCritic, *, min_words: int = 8) -> None:
+        self.critic, self.min_words = critic, min_words
+
+    def revise(self, items: Sequence[tuple[str, str, Sequence[Critique]]]) -> list[str]:
+        return [self._one(reply, critiques) for _, reply, critiques in items]
+
+    def _one(self, reply: str, critiques: Sequence[Critique]) -> str:
+        violated = [c.principle_id for c in critiques if c.violated and c.principle_id in self.critic.rules]
+        patterns = [p for principle_id in violated for p in self.critic.rules[principle_id]]
+        sentences = _SENTENCE_END.split(reply.strip())
+        kept = [s for s in sentences if not any(p.search(s) for p in patterns)]
+        if len(kept) == len(sentences):
+            return reply
+        rest = " ".join(kept)
+        return rest if len(rest.split()) >= self.min_words else f"{DECLINE} {rest}".strip()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
