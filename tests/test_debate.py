@@ -1,5 +1,9 @@
+import copy
+import math
+
 import pytest
 
+from alignlab.errors import AlignlabError
 from alignlab.generation import HFGenerator, OpenAIGenerator, SamplingParams
 from alignlab.oversight.debate import (
     Argument,
@@ -7,6 +11,7 @@ from alignlab.oversight.debate import (
     DebateQuestion,
     Debater,
     DebateResult,
+    Judgement,
     LLMJudge,
     QuoteJudge,
     debate_statistics,
@@ -178,3 +183,53 @@ def test_oversight_roles_are_protocols_that_the_built_in_roles_fill(toy):
     assert isinstance(ViolationCountLabeler(critic), PreferenceLabeler)
     assert isinstance(LLMJudge(generator), DebateJudge) and isinstance(QuoteJudge(), DebateJudge)
     assert not isinstance(generator, PreferenceLabeler)  # a role is a method, not any object
+
+
+class ShareOfWordJudge:
+    """A programmatic judge for the self-play test: favours the side whose argument uses the word w5 more."""
+
+    def judge(self, cases):
+        def share(text):
+            return text.split().count("w5") / max(len(text.split()), 1)
+
+        return [
+            Judgement(1 / (1 + math.exp(-8 * (share(t[0].content) - share(t[1].content)))), "w5 share")
+            for _, t in cases
+        ]
+
+
+def test_self_play_debaters_grow_more_persuasive_to_their_judge_in_a_zero_sum_game(toy):
+    from alignlab.oversight import SelfPlayDebateReward, argue_prompt, train_debater
+    from alignlab.training import TrainConfig
+    from alignlab.training.grpo import GRPOConfig
+
+    model, tokenizer = copy.deepcopy(toy[0]), toy[1]
+    questions = [
+        DebateQuestion("w3 w4", ("w1", "w2"), correct=0),
+        DebateQuestion("w7", ("w8", "w9"), correct=1),
+    ]
+    grpo = GRPOConfig(group_size=8, prompts_per_step=4, max_new_tokens=6, beta=0.02)
+    log, episodes = train_debater(
+        model, tokenizer, questions, ShareOfWordJudge(), grpo,
+        TrainConfig(steps=30, lr=1e-2, log_every=5, schedule="constant"), chat=False,
+    )  # fmt: skip
+    assert len(episodes) == 30 * 2 * 8  # each step: 2 questions, 8 pairs of arguments each
+    assert all(abs(entry["reward"] - 0.5) < 1e-6 for entry in log)  # zero-sum: the mean never moves
+
+    def w5_share(chunk):
+        words = [w for e in chunk for a in e.arguments for w in a.split()]
+        return words.count("w5") / len(words)
+
+    first, last = (
+        w5_share([e for e in episodes if e.step < 5]),
+        w5_share([e for e in episodes if e.step >= 25]),
+    )
+    assert last > first + 0.2, (first, last)
+    with pytest.raises(AlignlabError, match="prompts_per_step must be even"):
+        train_debater(model, tokenizer, questions, ShareOfWordJudge(), GRPOConfig(prompts_per_step=3),
+                      TrainConfig(steps=1))  # fmt: skip
+    reward = SelfPlayDebateReward(ShareOfWordJudge(), questions)
+    with pytest.raises(AlignlabError, match="1 arguments for option 0 and 0 for option 1"):
+        reward([argue_prompt(questions[0], 0)], ["w5"])
+    with pytest.raises(AlignlabError, match="was not made by argue_prompt"):
+        reward(["w1 w2"], ["w5"])

@@ -747,6 +747,13 @@ def test_new_experiment_configs_name_what_is_wrong():
         CotConfig(post_hoc_terms=6, needs_terms=6)
     with pytest.raises(ValidationError, match="warmup_steps"):
         CotConfig(steps=10, warmup_steps=20)
+    from alignlab.experiments.cai_training import CAITrainingConfig
+    from alignlab.experiments.reward_hacking import RewardHackingConfig
+
+    with pytest.raises(ValidationError, match="reviser=rules .* needs critic=rules"):
+        CAITrainingConfig(critic="model")
+    with pytest.raises(ValidationError, match="rm_sizes needs at least two distinct widths"):
+        RewardHackingConfig(rm_sizes=[64, 16])
 
 
 def test_a_run_names_its_folder_before_measuring_and_shows_its_phases(tmp_path):
@@ -794,3 +801,61 @@ def test_tensorboard_receives_every_logged_series_per_seed(tmp_path):
             assert [(e.step, round(e.value, 5)) for e in events.Scalars(key)] == [
                 (m["step"], round(m[key], 5)) for m in rows if key in m
             ]
+
+
+def test_cai_training_smoke_on_a_toy_chat_model(tmp_path):
+    """The whole chain (revisions, SL-CAI, RL-CAI labels under a drawn principle, gold RLHF, scoring) on a
+    random toy model: every model scored on every held-out prompt, and the data written in TRL's formats."""
+    from alignlab.data.formats import load_completions, load_preferences
+
+    run = run_experiment(
+        "cai-training", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(model="toy-llama-tiny", reply_tokens=4, sft_steps=1, dpo_steps=1, max_revisions=2,
+                       held_out_benign=4),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert set(record["models"]) == {"base", "sl_cai", "rl_cai", "rlhf"}
+    assert all(len(m["harmless"]) == 25 and len(m["helpful"]) == 4 for m in record["models"].values())
+    assert len(record["revisions_refused"]) == 3 and 0 < record["sl_cai_examples"] <= 48
+    assert (
+        len(load_completions(run.path / "sl_cai.jsonl")) == record["sl_cai_examples"]
+    )  # empty replies dropped
+    for name, pairs in (
+        ("rl_cai_preferences", record["rl_cai_pairs"]),
+        ("rlhf_preferences", record["rlhf_pairs"]),
+    ):
+        if pairs:  # (an empty file is no preference data for the loader)
+            assert len(load_preferences(run.path / f"{name}.jsonl")) == pairs
+    assert results["verdict"] in {"not_reproduced", "partial", "reproduced"}
+
+
+def test_reward_hacking_smoke(tmp_path):
+    run = run_experiment(
+        "reward-hacking", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(pretrain_steps=20, rm_pairs=32, rm_steps=2, rm_sizes=[16, 32], ensemble_size=2, bon_prompts=4,
+                       bon_samples=8, dpo_betas=[0.1], dpo_steps=4, eval_every=2, n_eval_prompts=16),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert record["ns"] == [1, 2, 4, 8] and set(record["rm_size"]) == {"16", "32"}
+    assert set(record["ensemble"]) == {"member_0", "member_1", "mean", "min", "uwo"}
+    assert len(record["dpo"]["0.1"]["kl"]) == 3  # steps 0, 2, 4
+    # the length part's candidates are cut to 4-12 words
+    assert all(4 <= w <= 12 for row in record["length_words"]["biased"] for w in row)
+    assert {"bon_words_biased_minus_unbiased", "dpo_gold_fall_beta_0.1"} <= set(results["measured"])
+
+
+def test_safety_features_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment(
+        "safety-features", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(model="toy-llama-tiny", layer=1, train_pairs=4, sae_train_blocks=20, sae_steps=2,
+                       fine_tune_steps=1),
+    )  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert len(record["held_out_labels"]) == 40 and len(record["shifted_labels"]) == 75
+    assert set(record["held_out_scores"]) == {"feature", "random_feature", "probe"}
+    assert len(record["monitor_flags"]) == 75
+    with pytest.raises(AlignlabError, match=r"--set layer: toy-llama-tiny has blocks 0..1"):
+        run_experiment("safety-features", out=tmp_path, device="cpu", show_progress=False,
+                       overrides=dict(model="toy-llama-tiny", layer=2))  # fmt: skip

@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from ..config import Count, LearningRate, PositiveFloat, Probability
 from ..models import check_model_name
@@ -60,6 +60,12 @@ class CAITrainingConfig(ExperimentConfig):
     @classmethod
     def _known_model(cls, name: str) -> str:
         return check_model_name(name)
+
+    @model_validator(mode="after")
+    def _rule_reviser_needs_rules(self) -> "CAITrainingConfig":
+        if self.reviser == "rules" and self.critic != "rules":
+            raise ValueError("reviser=rules deletes what the rule critic flagged: it needs critic=rules")
+        return self
 
 
 CLAIM = Claim(
@@ -221,8 +227,11 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
     after = [[(r.revisions[:k] or [r.original])[-1] for r in results] for k in range(cfg.max_revisions + 1)]
     revisions_refused = [sum(map(looks_like_refusal, texts)) / len(texts) for texts in after]
     revisions_violating = [sum(violating(harmful, texts)) / len(texts) for texts in after]
-    sl_data = [CompletionExample(r.prompt, r.final) for r in results] + [
-        CompletionExample(p, c) for p, c in zip(benign, replies[len(harmful) :], strict=True)
+    sl_data = [
+        CompletionExample(p, c)
+        for p, c in [(r.prompt, r.final) for r in results]
+        + list(zip(benign, replies[len(harmful) :], strict=True))
+        if c  # a model may answer with nothing but special tokens: nothing to learn from
     ]
 
     def fine_tune(start, train_fn) -> object:
@@ -260,13 +269,13 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
     gold_on_ai = {i: gold("harmful", train_prompts[i], a[i], b[i]) for i in harmful_idx}
     agreeing = [ai[i] == gold_on_ai[i] for i in harmful_idx if ai[i] and gold_on_ai[i]]
     rl_labels = [ai[i] if k == "harmful" else gold(k, p, a[i], b[i]) for i, (k, p) in enumerate(zip(kinds, train_prompts, strict=True))]  # fmt: skip
-    rl_data = [preference(p, a[i], b[i], lab) for i, (p, lab) in enumerate(zip(train_prompts, rl_labels, strict=True)) if lab]  # fmt: skip
+    rl_data = [preference(p, a[i], b[i], lab) for i, (p, lab) in enumerate(zip(train_prompts, rl_labels, strict=True)) if lab and a[i] and b[i]]  # fmt: skip
     # RLHF: the base model's samples (the replies SL-CAI started from and one more each), labelled by gold.
     a, b = replies, sample(base, train_prompts, ctx.seed + 200)
     rlhf_data = [
         preference(p, a[i], b[i], lab)
         for i, (k, p) in enumerate(zip(kinds, train_prompts, strict=True))
-        if (lab := gold(k, p, a[i], b[i]))
+        if a[i] and b[i] and (lab := gold(k, p, a[i], b[i]))
     ]
 
     def dpo(start, data: list[PreferenceExample]):
@@ -302,8 +311,10 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
         ai_gold_agreement=sum(agreeing) / len(agreeing) if agreeing else None,
     )  # fmt: skip
     ctx.write_jsonl("sl_cai", [{"prompt": e.prompt, "completion": e.completion} for e in sl_data])
-    ctx.write_jsonl("rl_cai_preferences",
-                    [{"prompt": e.prompt, "chosen": e.chosen, "rejected": e.rejected} for e in rl_data])  # fmt: skip
+    for name, data in (("rl_cai_preferences", rl_data), ("rlhf_preferences", rlhf_data)):
+        ctx.write_jsonl(
+            name, [{"prompt": e.prompt, "chosen": e.chosen, "rejected": e.rejected} for e in data]
+        )
 
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))

@@ -14,6 +14,7 @@ from .debate import (
     QuoteJudge,
     debate_statistics,
 )
+from .debate_training import DebateEpisode, SelfPlayDebateReward, argue_prompt, train_debater
 from .open_debate import (
     Agent,
     HumanJudge,
@@ -73,6 +74,10 @@ __all__ = [
     "best_of_n_kl",
     "confidence_loss",
     "debate_statistics",
+    "DebateEpisode",
+    "SelfPlayDebateReward",
+    "argue_prompt",
+    "train_debater",
     "Agent",
     "HumanJudge",
     "LengthJudge",
