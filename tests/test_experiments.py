@@ -834,12 +834,13 @@ def test_reward_hacking_smoke(tmp_path):
     run = run_experiment(
         "reward-hacking", out=tmp_path, device="cpu", show_progress=False,
         overrides=dict(pretrain_steps=20, rm_pairs=32, rm_steps=2, rm_sizes=[16, 32], ensemble_size=2, bon_prompts=4,
-                       bon_samples=8, dpo_betas=[0.1], dpo_steps=4, eval_every=2, n_eval_prompts=16),
+                       bon_samples=8, policy_widths=[32], dpo_betas=[0.1], dpo_steps=4, eval_every=2, n_eval_prompts=16),
     )  # fmt: skip
     results = json.loads((run.path / "results.json").read_text())
     record = results["per_seed"][0]["record"]
     assert record["ns"] == [1, 2, 4, 8] and set(record["rm_size"]) == {"16", "32"}
     assert set(record["ensemble"]) == {"member_0", "member_1", "mean", "min", "uwo"}
+    assert set(record["policy_size"]) == {"64", "32"}  # the base policy's width and the extra one
     assert len(record["dpo"]["0.1"]["kl"]) == 3  # steps 0, 2, 4
     # the length part's candidates are cut to 4-12 words
     assert all(4 <= w <= 12 for row in record["length_words"]["biased"] for w in row)

@@ -465,6 +465,7 @@ def _reward_hacking(size_gap=0.1, ensemble_gap=0.1, word_gap=2.0, dpo_fall=0.2, 
         length_gold={"unbiased": [base, base], "biased": [base, base]},
         length_label_agreement={"unbiased": 0.5, "biased": 0.6},
         dpo={"0.1": DPOCurve(kl=[0.0, 1.0, 3.0], gold=dpo_gold)}, rm_accuracy={},
+        policy_size={"64": curve(0.1), "128": curve(0.05)},
     )  # fmt: skip
 
 
@@ -481,7 +482,11 @@ def _reward_hacking(size_gap=0.1, ensemble_gap=0.1, word_gap=2.0, dpo_fall=0.2, 
 def test_reward_hacking_verdict(records, verdict):
     from alignlab.experiments.reward_hacking import decide
 
-    assert decide(records).verdict == verdict
+    decision = decide(records)
+    assert decision.verdict == verdict
+    assert decision.figures["bon_gold_gain_policy_128"] == pytest.approx(
+        0.052, abs=1e-3
+    )  # reported, never scored
 
 
 def test_dpo_overoptimisation_needs_the_kl_to_have_grown_past_the_peak():

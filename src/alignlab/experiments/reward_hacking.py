@@ -37,6 +37,8 @@ class RewardHackingConfig(SentimentConfig):
     min_length: Count = 4
     """Candidates for the length part are base samples cut at a uniform length in [min_length,
     completion_length] words; the gold reward is per word, so length alone earns nothing."""
+    policy_widths: list[Count] = [128]
+    """Wider policies (pre-trained like the base) whose best-of-n samples the widest RM scores (reported)."""
     dpo_betas: list[PositiveFloat] = [0.1, 0.01]
     dpo_steps: Count = 300
     dpo_lr: LearningRate = 1e-3
@@ -64,7 +66,8 @@ CLAIM = Claim(
     "used alone, clearly above 0; (length) words in the best-of-n pick at the largest n, the RM trained on "
     "labels with a weak length preference minus the RM on the same pairs labelled by gold alone, clearly above 0; "
     "(dpo) for some beta, the gold reward at the last checkpoint is clearly below its peak while the KL to the "
-    "base has grown. Reproduced if all four, partial if one to three. Policy size is not studied here",
+    "base has grown. Reproduced if all four, partial if one to three. Reported, not scored: best-of-n from wider "
+    "policies against the same RM (policy size)",
 )
 
 
@@ -93,6 +96,8 @@ class RewardHackingRecord(Record):
     """Share of each label set that prefers the longer reply (pairs of unequal length)."""
     dpo: dict[str, DPOCurve]
     """beta -> curve."""
+    policy_size: dict[str, BestOfNCurve] = {}
+    """Policy width -> best-of-n curve against the widest RM (the base policy's width included)."""
     rm_accuracy: dict[str, float]
 
 
@@ -142,7 +147,11 @@ def decide(records: Sequence[RewardHackingRecord]) -> Decision:
         "bon_gold_gain_min_ensemble_minus_single": round(ensemble_gain.value, 3),
         "bon_words_biased_minus_unbiased": round(longer.value, 2),
         **{f"dpo_gold_fall_beta_{beta}": round(fall.value, 3) for beta, (_, fall, _) in falls.items()},
-    }
+        **{
+            f"bon_gold_gain_policy_{width}": round(_mean([_mean(r.policy_size[width].gold[-1]) - _mean(r.policy_size[width].gold[0]) for r in records]), 3)
+            for width in records[0].policy_size
+        },
+    }  # fmt: skip
     ns = records[0].ns
     reasons = [
         f"(rm_size) {'holds' if held['rm_size'] else 'not shown'}: best-of-{ns[-1]} gold, RM width {sizes[-1]} "
@@ -174,7 +183,8 @@ def decide(records: Sequence[RewardHackingRecord]) -> Decision:
     presets={
         "cpu": {},
         "gpu": dict(d_model=256, n_layers=4, pretrain_steps=2000, rm_pairs=4096, rm_steps=1000,
-                    rm_sizes=[32, 128, 512], bon_prompts=128, bon_samples=4096, dpo_steps=2000, eval_every=200),
+                    rm_sizes=[32, 128, 512], policy_widths=[512], bon_prompts=128, bon_samples=4096, dpo_steps=2000,
+                    eval_every=200),
     },
 )  # fmt: skip
 def reward_hacking(cfg: RewardHackingConfig, ctx: RunContext) -> Measurement:
@@ -233,8 +243,18 @@ def reward_hacking(cfg: RewardHackingConfig, ctx: RunContext) -> Measurement:
             cfg.model_copy(update={"d_model": width}), seed=ctx.seed, device=ctx.device,
             repetition_penalty=cfg.repetition_penalty,
         )  # fmt: skip
-        scores = proxy_scores(reward_model(trunk, pairs, ctx.seed, f"width_{width}"), candidates)
+        widest_rm = reward_model(trunk, pairs, ctx.seed, f"width_{width}")
+        scores = proxy_scores(widest_rm, candidates)
         rm_size[str(width)] = BestOfNCurve(gold=curve(scores, gold), proxy=curve(scores, scores))
+
+    # Policy size: best-of-n from wider policies (pre-trained the same way), scored by the widest RM.
+    policy_size = {str(cfg.d_model): rm_size[str(cfg.rm_sizes[-1])]}
+    for width in cfg.policy_widths:
+        wide = make_setup(cfg.model_copy(update={"d_model": width}), seed=ctx.seed, device=ctx.device,
+                          repetition_penalty=cfg.repetition_penalty)  # fmt: skip
+        texts = sample(wide, wide.base, repeated, seed=ctx.seed + 41)
+        wide_gold = np.array([gold_fn(t) for t in texts]).reshape(shape)
+        policy_size[str(width)] = BestOfNCurve(gold=curve(proxy_scores(widest_rm, texts), wide_gold))
 
     # Ensembles: members differ in their seed only; combined by mean, min (worst case) and mean − λ var (UWO).
     member_scores = [
@@ -300,11 +320,11 @@ def reward_hacking(cfg: RewardHackingConfig, ctx: RunContext) -> Measurement:
             ctx.log(i * cfg.eval_every, beta=beta, kl=kl, gold=_mean(g))
     record = RewardHackingRecord(
         ns=ns, rm_size=rm_size, ensemble=ensemble, length_words=length_words, length_gold=length_gold,
-        length_label_agreement=agreement, dpo=dpo, rm_accuracy=accuracy,
+        length_label_agreement=agreement, dpo=dpo, rm_accuracy=accuracy, policy_size=policy_size,
     )  # fmt: skip
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4))
+    fig, axes = plt.subplots(1, 5, figsize=(22, 4))
     d = [math.sqrt(math.log(n) - (n - 1) / n) for n in ns]
 
     def line(ax, values, label, style="o-") -> None:
@@ -316,10 +336,12 @@ def reward_hacking(cfg: RewardHackingConfig, ctx: RunContext) -> Measurement:
         line(axes[1], c.gold, name, ":" if name.startswith("member") else "o-")
     for name in length_words:
         line(axes[2], length_words[name], f"{name} RM")
+    for width, c in policy_size.items():
+        line(axes[3], c.gold, f"policy width {width}")
     for beta, c in dpo.items():
-        axes[3].plot([math.sqrt(k) for k in c.kl], [_mean(g) for g in c.gold], "o-", label=f"beta {beta}")
-    titles = ("RM size", "RM ensembles", "length bias", "DPO")
-    ylabels = ("gold reward", "gold reward", "words in the pick", "gold reward")
+        axes[4].plot([math.sqrt(k) for k in c.kl], [_mean(g) for g in c.gold], "o-", label=f"beta {beta}")
+    titles = ("RM size", "RM ensembles", "length bias", f"policy size (RM width {cfg.rm_sizes[-1]})", "DPO")
+    ylabels = ("gold reward", "gold reward", "words in the pick", "gold reward", "gold reward")
     for ax, title, ylabel in zip(axes, titles, ylabels, strict=True):
         ax.set(xlabel="d = sqrt(KL)", ylabel=ylabel, title=title)
         ax.legend(fontsize=7)
