@@ -231,5 +231,7 @@ def test_self_play_debaters_grow_more_persuasive_to_their_judge_in_a_zero_sum_ga
     reward = SelfPlayDebateReward(ShareOfWordJudge(), questions)
     with pytest.raises(AlignlabError, match="1 arguments for option 0 and 0 for option 1"):
         reward([argue_prompt(questions[0], 0)], ["w5"])
+    with pytest.raises(AlignlabError, match="0 arguments for option 0 and 1 for option 1"):
+        reward([argue_prompt(questions[1], 1)], ["w5"])
     with pytest.raises(AlignlabError, match="was not made by argue_prompt"):
         reward(["w1 w2"], ["w5"])

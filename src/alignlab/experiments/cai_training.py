@@ -256,8 +256,13 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
         v = violating([prompt, prompt], [a, b])
         return None if v[0] == v[1] else "a" if v[1] else "b"
 
-    def preference(prompt: str, a: str, b: str, label: str) -> PreferenceExample:
-        return PreferenceExample(prompt, *((a, b) if label == "a" else (b, a)))
+    def preferences(a: list[str], b: list[str], labels: dict[int, str | None]) -> list[PreferenceExample]:
+        """Pairs of training prompt i with its label ("a", "b"; None is a tie), empty replies left out."""
+        chosen = {i: (a[i], b[i]) if label == "a" else (b[i], a[i]) for i, label in labels.items() if label}
+        return [PreferenceExample(train_prompts[i], *pair) for i, pair in sorted(chosen.items()) if all(pair)]
+
+    def gold_labels(a: list[str], b: list[str], kind: str) -> dict[int, str | None]:
+        return {i: gold(kind, train_prompts[i], a[i], b[i]) for i, k in enumerate(kinds) if k == kind}
 
     # RL-CAI: SL-CAI's samples; harmful prompts labelled by the critic under one principle drawn per pair, the
     # look-alikes by the gold helpfulness label (Bai et al. keep human helpfulness labels).
@@ -266,17 +271,12 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
     harmful_idx = [i for i, k in enumerate(kinds) if k == "harmful"]
     ai_labels = labeler.label([(train_prompts[i], a[i], b[i]) for i in harmful_idx])
     ai = {i: label.preferred for i, label in zip(harmful_idx, ai_labels, strict=True)}
-    gold_on_ai = {i: gold("harmful", train_prompts[i], a[i], b[i]) for i in harmful_idx}
+    gold_on_ai = gold_labels(a, b, "harmful")
     agreeing = [ai[i] == gold_on_ai[i] for i in harmful_idx if ai[i] and gold_on_ai[i]]
-    rl_labels = [ai[i] if k == "harmful" else gold(k, p, a[i], b[i]) for i, (k, p) in enumerate(zip(kinds, train_prompts, strict=True))]  # fmt: skip
-    rl_data = [preference(p, a[i], b[i], lab) for i, (p, lab) in enumerate(zip(train_prompts, rl_labels, strict=True)) if lab and a[i] and b[i]]  # fmt: skip
+    rl_data = preferences(a, b, {**ai, **gold_labels(a, b, "benign")})
     # RLHF: the base model's samples (the replies SL-CAI started from and one more each), labelled by gold.
     a, b = replies, sample(base, train_prompts, ctx.seed + 200)
-    rlhf_data = [
-        preference(p, a[i], b[i], lab)
-        for i, (k, p) in enumerate(zip(kinds, train_prompts, strict=True))
-        if a[i] and b[i] and (lab := gold(k, p, a[i], b[i]))
-    ]
+    rlhf_data = preferences(a, b, {**gold_labels(a, b, "harmful"), **gold_labels(a, b, "benign")})
 
     def dpo(start, data: list[PreferenceExample]):
         if not data:

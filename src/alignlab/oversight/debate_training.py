@@ -72,16 +72,14 @@ class SelfPlayDebateReward:
                 )
             slots[self.sides[prompt]].append(i)
         pairs = []
-        for (question, side), rows in slots.items():
-            if side == 1:
-                continue
-            other = slots.get((question, 1), [])
-            if len(other) != len(rows):
+        for question in sorted({q for q, _ in slots}):
+            for_0, for_1 = slots.get((question, 0), []), slots.get((question, 1), [])
+            if len(for_0) != len(for_1):
                 raise AlignlabError(
-                    f"self-play debate: question {question} has {len(rows)} arguments for option 0 and "
-                    f"{len(other)} for option 1 in this step; put both sides of a question in the same step"
+                    f"self-play debate: question {question} has {len(for_0)} arguments for option 0 and "
+                    f"{len(for_1)} for option 1 in this step; put both sides of a question in the same step"
                 )
-            pairs += [(question, i, j) for i, j in zip(rows, other, strict=True)]
+            pairs += [(question, i, j) for i, j in zip(for_0, for_1, strict=True)]
         cases = [
             (self.questions[q], [Argument("proposer", 0, completions[i], 0), Argument("opponent", 1, completions[j], 0)])
             for q, i, j in pairs

@@ -1,7 +1,8 @@
 """A programmatic critic that follows a constitution: each principle it knows is a list of patterns whose
-presence in a reply is a violation; and the reviser that goes with it, which deletes what the critic flagged. It stands in for an LLM critic where none is good enough to be evidence
-(the embedded 135M model's critiques are at chance, see the `cai` experiment), so that a constitutional chain
-(critique → revision → preference labels → reward model → policy) can be run and tested end to end.
+presence in a reply is a violation; and the reviser that goes with it, which deletes what the critic flagged.
+They stand in for LLM roles where no model here is good enough to be evidence (the embedded 135M model's
+critiques are at chance, see the `cai` experiment), so that a constitutional chain (critique → revision →
+preference labels → reward model → policy) can be run and tested end to end.
 
 ``noise`` flips each verdict with that probability (seeded), to model a fallible critic; a principle with no
 rule is answered as unparsed (``violated = None``), never as "no violation".
@@ -75,9 +76,9 @@ DECLINE = "I'm sorry, but I can't help with that: it could cause real harm."
 class RuleReviser:
     """Fills the ``RevisionRole`` for a ``RuleCritic``: drops every sentence in which a pattern of a violated
     principle matches; when fewer than ``min_words`` words are left, the reply opens with a short refusal
-    (``DECLINE``), followed by whatever survived. A critique
-    flipped by the critic's noise (violated, but no pattern matches) removes nothing, so the reply comes back
-    unchanged and the pipeline stops there, as it does for an LLM reviser that changes nothing."""
+    (``DECLINE``), followed by whatever survived. A critique flipped by the critic's noise (violated, but no
+    pattern matches) removes nothing, so the reply comes back unchanged and the pipeline stops there, as it
+    does for an LLM reviser that changes nothing."""
 
     def __init__(self, critic: RuleCritic, *, min_words: int = 8) -> None:
         self.critic, self.min_words = critic, min_words
