@@ -20,3 +20,10 @@ class SentimentConfig(ExperimentConfig):
     rm_batch_size: Count = 32
     completion_length: Count = 12
     n_eval_prompts: Count = 256
+
+
+def increasing_sizes(sizes: list[int], field: str, what: str = "sizes") -> list[int]:
+    """For a validator: at least two distinct ``sizes`` in increasing order, else an error naming ``field``."""
+    if len(sizes) < 2 or sizes != sorted(set(sizes)):
+        raise ValueError(f"{field} needs at least two distinct {what} in increasing order")
+    return sizes

@@ -162,7 +162,7 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
     import copy
     import math
 
-    from ..data.builtin_data import load_builtin
+    from ..data.builtin_data import harm_contrast_pairs, load_builtin
     from ..data.formats import CompletionExample, PreferenceExample
     from ..evals.refusal import looks_like_refusal
     from ..evals.scorers import REFUSAL_STARTS
@@ -185,9 +185,7 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
 
     base, tokenizer = load_model(cfg.model, device=ctx.device)
     constitution = default_constitution()
-    rows = load_builtin("harm_contrast_prompts", ("prompt", "kind"))
-    harmful = [r["prompt"] for r in rows if r["kind"] == "harmful"]
-    benign = [r["prompt"] for r in rows if r["kind"] == "benign_lookalike"]
+    harmful, benign = (list(kind) for kind in zip(*harm_contrast_pairs(), strict=True))
     held = load_builtin("over_refusal", ("input", "metadata"))
     unsafe = [r["input"] for r in held if r["metadata"]["label"] == "unsafe"]
     safe = [r["input"] for r in held if r["metadata"]["label"] == "safe"]

@@ -10,7 +10,7 @@ from ..config import Count, LearningRate, NonNegativeFloat, PositiveFloat
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import Estimate, mean_estimate, pooled_estimate
-from ._sentiment_config import SentimentConfig
+from ._sentiment_config import SentimentConfig, increasing_sizes
 from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
@@ -48,9 +48,7 @@ class RewardHackingConfig(SentimentConfig):
     @field_validator("rm_sizes")
     @classmethod
     def _growing(cls, sizes: list[int]) -> list[int]:
-        if len(sizes) < 2 or sizes != sorted(set(sizes)):
-            raise ValueError("rm_sizes needs at least two distinct widths in increasing order")
-        return sizes
+        return increasing_sizes(sizes, "rm_sizes", "widths")
 
 
 CLAIM = Claim(

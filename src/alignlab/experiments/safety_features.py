@@ -116,7 +116,7 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from ..data.builtin_data import load_builtin
+    from ..data.builtin_data import harm_contrast_pairs, load_builtin, split_pairs
     from ..data.corpus import train_eval_blocks
     from ..data.formats import CompletionExample
     from ..errors import AlignlabError
@@ -139,16 +139,11 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
     if not 0 <= cfg.layer < hooked.n_layers:
         raise AlignlabError(f"--set layer: {cfg.model} has blocks 0..{hooked.n_layers - 1}")
     site = f"blocks.{cfg.layer}.hook_resid_post"
-    rows = load_builtin("harm_contrast_prompts", ("prompt", "kind"))
-    harmful = [r["prompt"] for r in rows if r["kind"] == "harmful"]
-    lookalike = [r["prompt"] for r in rows if r["kind"] == "benign_lookalike"]
-    order = list(range(min(len(harmful), len(lookalike))))
-    random.Random(ctx.seed).shuffle(order)
-    train, held = order[: cfg.train_pairs], order[cfg.train_pairs :]
+    train, held = split_pairs(harm_contrast_pairs(), cfg.train_pairs, seed=ctx.seed)
     shifted_rows = load_builtin("over_refusal", ("input", "metadata"))
     shifted = [r["input"] for r in shifted_rows]
     shifted_labels = [r["metadata"]["label"] == "unsafe" for r in shifted_rows]
-    held_prompts = [harmful[i] for i in held] + [lookalike[i] for i in held]
+    held_prompts = [harmful for harmful, _ in held] + [lookalike for _, lookalike in held]
     held_labels = [True] * len(held) + [False] * len(held)
 
     sae_blocks, _ = train_eval_blocks(tokenizer, 64, cfg.sae_train_blocks, 0)
@@ -167,10 +162,8 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
         with torch.no_grad():
             return sae.encode(acts.to(sae.W_dec.device)).cpu()
 
-    train_pos, train_neg = (
-        activations([harmful[i] for i in train]),
-        activations([lookalike[i] for i in train]),
-    )
+    train_pos = activations([harmful for harmful, _ in train])
+    train_neg = activations([lookalike for _, lookalike in train])
     [top] = contrast_features(codes(train_pos), codes(train_neg), top=1)
     sign = 1.0 if top.effect_size > 0 else -1.0  # score so that "higher" means "harmful"
     train_codes = torch.cat([codes(train_pos), codes(train_neg)])
@@ -200,9 +193,11 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
     # model's own greedy answer, so only the harmful side is taught something new.
     from ..generation import HFGenerator, SamplingParams
 
-    answers = HFGenerator(model, tokenizer).generate([lookalike[i] for i in train], SamplingParams(32))
-    data = [CompletionExample(harmful[i], REFUSAL) for i in train] + [
-        CompletionExample(lookalike[i], a.text.strip()) for i, a in zip(train, answers, strict=True)
+    answers = HFGenerator(model, tokenizer).generate(
+        [lookalike for _, lookalike in train], SamplingParams(32)
+    )
+    data = [CompletionExample(harmful, REFUSAL) for harmful, _ in train] + [
+        CompletionExample(lookalike, a.text.strip()) for (_, lookalike), a in zip(train, answers, strict=True)
     ]
     tuned = add_lora(copy.deepcopy(model), r=8)
     train_sft(

@@ -6,7 +6,6 @@ direction of the SAE latent that best separates the pairs.
 """
 
 import math
-import random
 from collections.abc import Sequence
 
 from pydantic import field_validator
@@ -137,7 +136,7 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
     SAE latent's decoder direction."""
     import torch
 
-    from ..data.builtin_data import load_builtin
+    from ..data.builtin_data import harm_contrast_pairs, load_builtin, split_pairs
     from ..data.corpus import train_eval_blocks
     from ..errors import AlignlabError
     from ..evals.scorers import REFUSAL_STARTS
@@ -153,17 +152,12 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
         raise AlignlabError(f"--set layer: {cfg.model} has blocks 0..{hooked.n_layers - 1}")
     site = f"blocks.{cfg.layer}.hook_resid_post"
     generator = HFGenerator(model, tokenizer)
-    rows = load_builtin("harm_contrast_prompts", ("prompt", "kind"))
-    harmful = [r["prompt"] for r in rows if r["kind"] == "harmful"]
-    lookalike = [r["prompt"] for r in rows if r["kind"] == "benign_lookalike"]
-    order = list(range(min(len(harmful), len(lookalike))))
-    random.Random(ctx.seed).shuffle(order)
-    train, held = order[: cfg.train_pairs], order[cfg.train_pairs :]
+    train, held = split_pairs(harm_contrast_pairs(), cfg.train_pairs, seed=ctx.seed)
     questions = [r["input"] for r in load_builtin("capability_mcq", ("input",))[: cfg.benign_questions]]
-    harmless = [lookalike[i] for i in held] + questions
+    harmless = [lookalike for _, lookalike in held] + questions
 
-    harmful_states = last_token_activations(hooked, site, tokenizer, [harmful[i] for i in train])
-    harmless_states = last_token_activations(hooked, site, tokenizer, [lookalike[i] for i in train])
+    harmful_states = last_token_activations(hooked, site, tokenizer, [harmful for harmful, _ in train])
+    harmless_states = last_token_activations(hooked, site, tokenizer, [lookalike for _, lookalike in train])
     difference = (harmful_states.mean(0) - harmless_states.mean(0)).cpu()
     sae_blocks, side_blocks = train_eval_blocks(tokenizer, 64, cfg.sae_train_blocks, cfg.side_effect_blocks)
     store = ActivationStore.from_model(hooked, site, sae_blocks)
@@ -197,7 +191,7 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
 
     log_p = {name: [] for name in DIRECTIONS}
     nll = {name: [] for name in DIRECTIONS}
-    harmful_held = [harmful[i] for i in held]
+    harmful_held = [harmful for harmful, _ in held]
     harmful_curve = []
     for c in ctx.progress(cfg.coefficients, "steering coefficients", total=len(cfg.coefficients)):
         for name in DIRECTIONS:
