@@ -235,3 +235,23 @@ def test_self_play_debaters_grow_more_persuasive_to_their_judge_in_a_zero_sum_ga
         reward([argue_prompt(questions[1], 1)], ["w5"])
     with pytest.raises(AlignlabError, match="was not made by argue_prompt"):
         reward(["w1 w2"], ["w5"])
+
+
+@pytest.mark.slow
+@pytest.mark.embedded
+def test_the_llm_self_play_example_trains_a_debater_against_the_embedded_judge(embedded):
+    """examples/llm_debate_self_play.py end to end on the embedded model, one step: every training debate is
+    judged, and both protocols are scored on the held-out stories before and after."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "llm_debate_self_play.py"
+    spec = importlib.util.spec_from_file_location("llm_debate_self_play", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(n_questions=4, steps=1, argument_tokens=8)
+    assert result["episodes"] == 2 * 4  # 2 questions x 4 pairs of arguments
+    assert result["decided"] == result["episodes"]  # the embedded judge always answers 1 or 2
+    for when in ("before", "after"):
+        assert set(result[when]) == {"debate", "consultancy"}
+        assert all(0 <= v <= 1 for v in result[when].values())
