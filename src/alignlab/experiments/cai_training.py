@@ -325,7 +325,13 @@ def cai_training(cfg: CAITrainingConfig, ctx: RunContext) -> Measurement:
     steps = list(range(cfg.max_revisions + 1))
     right.plot(steps, revisions_refused, "o-", label="refused (scorer)")
     right.plot(steps, revisions_violating, "s--", label="violating (noise-free critic)")
-    right.set(xlabel="revisions", ylabel="share of training replies", ylim=(-0.05, 1.05), title="revisions")
+    right.set(
+        xlabel="revisions",
+        ylabel="share of training replies",
+        ylim=(-0.05, 1.05),
+        xticks=steps,
+        title="revisions",
+    )
     right.legend(fontsize=8)
     figure = ctx.figure(fig, "cai_training", "Harmlessness against helpfulness, and against revisions")
     table = Table(
