@@ -860,3 +860,16 @@ def test_safety_features_smoke_on_a_toy_model(tmp_path):
     with pytest.raises(AlignlabError, match=r"--set layer: toy-llama-tiny has blocks 0..1"):
         run_experiment("safety-features", out=tmp_path, device="cpu", show_progress=False,
                        overrides=dict(model="toy-llama-tiny", layer=2))  # fmt: skip
+
+
+def test_steering_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment(
+        "steering", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(model="toy-llama-tiny", layer=1, train_pairs=4, benign_questions=4, sae_train_blocks=20,
+                       sae_steps=2, side_effect_blocks=2, coefficients=(0.0, 1.0)),
+    )  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert set(record["log_p_refusal"]) == {"reading", "random", "sae"}
+    # 20 held-out look-alikes and 4 questions steered, at each of the 2 coefficients
+    assert [len(v) for v in record["log_p_refusal"]["reading"]] == [24, 24]
+    assert len(record["side_effect_nll"]["sae"]) == 2 and -1 <= record["cosine_reading_sae"] <= 1

@@ -12,6 +12,7 @@ from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import auroc_estimate, pooled_estimate
+from ._residual_sae import train_residual_sae
 from .registry import ExperimentConfig, Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
@@ -122,13 +123,10 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
     from ..errors import AlignlabError
     from ..interp import HookedModel
     from ..interp.sae import (
-        ActivationStore,
         FeatureMonitor,
         contrast_features,
         feature_changes,
         last_token_activations,
-        sae_config,
-        train_sae,
     )
     from ..models import add_lora, load_model
     from ..training import RunOptions, TrainConfig
@@ -147,13 +145,7 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
     held_labels = [True] * len(held) + [False] * len(held)
 
     sae_blocks, _ = train_eval_blocks(tokenizer, 64, cfg.sae_train_blocks, 0)
-    store = ActivationStore.from_model(hooked, site, sae_blocks)
-    sae = train_sae(
-        sae_config("topk", d_in=store.d_in, expansion=4, k=32, steps=cfg.sae_steps, batch_size=1024,
-                   dead_feature_window=len(store)),
-        store, seed=ctx.seed, device=ctx.device, log_every=max(cfg.sae_steps // 4, 1),
-        on_log=lambda step, record: ctx.log(step, **{f"sae_{k}": v for k, v in record.items()}),
-    )  # fmt: skip
+    sae, store = train_residual_sae(hooked, site, sae_blocks, steps=cfg.sae_steps, ctx=ctx)
 
     def activations(prompts: list[str], m=hooked) -> torch.Tensor:
         return last_token_activations(m, site, tokenizer, prompts)

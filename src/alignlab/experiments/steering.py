@@ -15,6 +15,7 @@ from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mean_estimate, pooled_estimate
+from ._residual_sae import train_residual_sae
 from .registry import ExperimentConfig, Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
@@ -143,7 +144,7 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
     from ..generation import HFGenerator
     from ..interp import HookedModel
     from ..interp.hooks import add_direction
-    from ..interp.sae import ActivationStore, last_token_activations, sae_config, train_sae
+    from ..interp.sae import last_token_activations
     from ..models import load_model
 
     model, tokenizer = load_model(cfg.model, device=ctx.device)
@@ -160,14 +161,8 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
     harmless_states = last_token_activations(hooked, site, tokenizer, [lookalike for _, lookalike in train])
     difference = (harmful_states.mean(0) - harmless_states.mean(0)).cpu()
     sae_blocks, side_blocks = train_eval_blocks(tokenizer, 64, cfg.sae_train_blocks, cfg.side_effect_blocks)
-    store = ActivationStore.from_model(hooked, site, sae_blocks)
+    sae, store = train_residual_sae(hooked, site, sae_blocks, steps=cfg.sae_steps, ctx=ctx)
     norm = store.activations.norm(dim=1).mean().item()
-    sae = train_sae(
-        sae_config("topk", d_in=store.d_in, expansion=4, k=32, steps=cfg.sae_steps, batch_size=1024,
-                   dead_feature_window=len(store)),
-        store, seed=ctx.seed, device=ctx.device, log_every=max(cfg.sae_steps // 4, 1),
-        on_log=lambda step, record: ctx.log(step, **{f"sae_{k}": v for k, v in record.items()}),
-    )  # fmt: skip
     with torch.no_grad():  # the same training states, read through the SAE
         codes = sae.encode(harmful_states).mean(0) - sae.encode(harmless_states).mean(0)
     latent = int(codes.argmax())

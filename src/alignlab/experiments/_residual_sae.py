@@ -1,0 +1,17 @@
+"""The small SAE that the embedded-model experiments read a residual stream with (``steering``,
+``safety-features``): TopK, k = 32, four times the stream's width, on docstring-corpus tokens."""
+
+
+def train_residual_sae(hooked, site: str, blocks, *, steps: int, ctx):
+    """Cache the activations of ``blocks`` at ``site`` and train the SAE on them, logging to ``ctx`` as
+    ``sae_*``. Returns the SAE and the activation store."""
+    from ..interp.sae import ActivationStore, sae_config, train_sae
+
+    store = ActivationStore.from_model(hooked, site, blocks)
+    sae = train_sae(
+        sae_config("topk", d_in=store.d_in, expansion=4, k=32, steps=steps, batch_size=1024,
+                   dead_feature_window=len(store)),
+        store, seed=ctx.seed, device=ctx.device, log_every=max(steps // 4, 1),
+        on_log=lambda step, record: ctx.log(step, **{f"sae_{k}": v for k, v in record.items()}),
+    )  # fmt: skip
+    return sae, store
