@@ -2,6 +2,15 @@
 ``safety-features``): TopK, k = 32, four times the stream's width, on docstring-corpus tokens."""
 
 
+def resid_post_site(hooked, layer: int, model_name: str) -> str:
+    """The residual stream after block ``layer``, or an error naming the ``--set layer`` values the model has."""
+    from ..errors import AlignlabError
+
+    if not 0 <= layer < hooked.n_layers:
+        raise AlignlabError(f"--set layer: {model_name} has blocks 0..{hooked.n_layers - 1}")
+    return f"blocks.{layer}.hook_resid_post"
+
+
 def train_residual_sae(hooked, site: str, blocks, *, steps: int, ctx):
     """Cache the activations of ``blocks`` at ``site`` and train the SAE on them, logging to ``ctx`` as
     ``sae_*``. Returns the SAE and the activation store."""

@@ -12,7 +12,7 @@ from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import auroc_estimate, pooled_estimate
-from ._residual_sae import train_residual_sae
+from ._residual_sae import resid_post_site, train_residual_sae
 from .registry import ExperimentConfig, Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
@@ -120,7 +120,6 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
     from ..data.builtin_data import harm_contrast_pairs, load_builtin, split_pairs
     from ..data.corpus import train_eval_blocks
     from ..data.formats import CompletionExample
-    from ..errors import AlignlabError
     from ..interp import HookedModel
     from ..interp.sae import (
         FeatureMonitor,
@@ -134,9 +133,7 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
 
     model, tokenizer = load_model(cfg.model, device=ctx.device)
     hooked = HookedModel(model)
-    if not 0 <= cfg.layer < hooked.n_layers:
-        raise AlignlabError(f"--set layer: {cfg.model} has blocks 0..{hooked.n_layers - 1}")
-    site = f"blocks.{cfg.layer}.hook_resid_post"
+    site = resid_post_site(hooked, cfg.layer, cfg.model)
     train, held = split_pairs(harm_contrast_pairs(), cfg.train_pairs, seed=ctx.seed)
     shifted_rows = load_builtin("over_refusal", ("input", "metadata"))
     shifted = [r["input"] for r in shifted_rows]
@@ -156,9 +153,10 @@ def safety_features(cfg: SafetyFeaturesConfig, ctx: RunContext) -> Measurement:
 
     train_pos = activations([harmful for harmful, _ in train])
     train_neg = activations([lookalike for _, lookalike in train])
-    [top] = contrast_features(codes(train_pos), codes(train_neg), top=1)
+    pos_codes, neg_codes = codes(train_pos), codes(train_neg)
+    [top] = contrast_features(pos_codes, neg_codes, top=1)
     sign = 1.0 if top.effect_size > 0 else -1.0  # score so that "higher" means "harmful"
-    train_codes = torch.cat([codes(train_pos), codes(train_neg)])
+    train_codes = torch.cat([pos_codes, neg_codes])
     active = [i for i in (train_codes > 0).any(0).nonzero().flatten().tolist() if i != top.feature]
     random_feature = random.Random(ctx.seed + 1).choice(active)
     probe = LogisticRegression(C=1.0, max_iter=2000).fit(

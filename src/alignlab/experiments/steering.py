@@ -15,7 +15,7 @@ from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mean_estimate, pooled_estimate
-from ._residual_sae import train_residual_sae
+from ._residual_sae import resid_post_site, train_residual_sae
 from .registry import ExperimentConfig, Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
@@ -139,7 +139,6 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
 
     from ..data.builtin_data import harm_contrast_pairs, load_builtin, split_pairs
     from ..data.corpus import train_eval_blocks
-    from ..errors import AlignlabError
     from ..evals.scorers import REFUSAL_STARTS
     from ..generation import HFGenerator
     from ..interp import HookedModel
@@ -149,9 +148,7 @@ def steering(cfg: SteeringConfig, ctx: RunContext) -> Measurement:
 
     model, tokenizer = load_model(cfg.model, device=ctx.device)
     hooked = HookedModel(model)
-    if not 0 <= cfg.layer < hooked.n_layers:
-        raise AlignlabError(f"--set layer: {cfg.model} has blocks 0..{hooked.n_layers - 1}")
-    site = f"blocks.{cfg.layer}.hook_resid_post"
+    site = resid_post_site(hooked, cfg.layer, cfg.model)
     generator = HFGenerator(model, tokenizer)
     train, held = split_pairs(harm_contrast_pairs(), cfg.train_pairs, seed=ctx.seed)
     questions = [r["input"] for r in load_builtin("capability_mcq", ("input",))[: cfg.benign_questions]]
