@@ -857,9 +857,18 @@ def test_safety_features_smoke_on_a_toy_model(tmp_path):
     assert len(record["held_out_labels"]) == 40 and len(record["shifted_labels"]) == 75
     assert set(record["held_out_scores"]) == {"feature", "random_feature", "probe"}
     assert len(record["monitor_flags"]) == 75
-    with pytest.raises(AlignlabError, match=r"--set layer: toy-llama-tiny has blocks 0..1"):
-        run_experiment("safety-features", out=tmp_path, device="cpu", show_progress=False,
+
+
+@pytest.mark.parametrize("name", ["sae", "steering", "safety-features"])
+def test_a_layer_the_model_lacks_is_refused_before_a_run_folder_exists(tmp_path, name):
+    with pytest.raises(AlignlabError, match=r"layer 2 does not exist: toy-llama-tiny has blocks 0\.\.1"):
+        run_experiment(name, out=tmp_path, device="cpu", show_progress=False,
                        overrides=dict(model="toy-llama-tiny", layer=2))  # fmt: skip
+    with pytest.raises(
+        AlignlabError, match=r"layer 30 does not exist: smollm2-135m-instruct has blocks 0\.\.29"
+    ):
+        run_experiment(name, out=tmp_path, device="cpu", show_progress=False, overrides=dict(layer=30))
+    assert not any(tmp_path.iterdir())
 
 
 def test_steering_smoke_on_a_toy_model(tmp_path):

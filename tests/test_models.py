@@ -7,7 +7,7 @@ import torch
 
 from alignlab.data.synthetic import MarkovLanguage
 from alignlab.errors import AlignlabError
-from alignlab.models import ToyModelConfig, build_toy_model, load_model, word_tokenizer
+from alignlab.models import ToyModelConfig, block_count, build_toy_model, load_model, word_tokenizer
 from alignlab.models.embedded import converted_dir
 
 
@@ -38,6 +38,17 @@ def test_bad_toy_config_is_rejected():
 def test_unknown_model_names_the_valid_ones():
     with pytest.raises(AlignlabError, match="unknown model 'gpt-17'.*smollm2-135m-instruct.*toy-llama-tiny"):
         load_model("gpt-17")
+
+
+def test_block_count_is_read_without_loading_weights(toy, tmp_path):
+    toy[0].save_pretrained(tmp_path)
+    assert block_count(str(tmp_path)) == toy[0].config.num_hidden_layers
+    assert block_count("toy-llama-small") == 4
+    assert (
+        block_count("smollm2-135m-instruct")
+        == load_model("smollm2-135m-instruct")[0].config.num_hidden_layers
+    )
+    assert block_count("HuggingFaceTB/SmolLM2-1.7B-Instruct") is None  # a hub id's config is not on disk
 
 
 def test_folder_without_config_is_rejected(tmp_path):

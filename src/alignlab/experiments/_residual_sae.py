@@ -1,5 +1,33 @@
 """The small SAE that the embedded-model experiments read a residual stream with (``steering``,
-``safety-features``): TopK, k = 32, four times the stream's width, on docstring-corpus tokens."""
+``safety-features``): TopK, k = 32, four times the stream's width, on docstring-corpus tokens, and the config
+fields that name the residual stream (shared with ``sae``)."""
+
+from pydantic import field_validator, model_validator
+
+from ..config import NonNegativeCount
+from ..models import block_count, check_model_name
+from .registry import ExperimentConfig
+
+
+class ResidualSiteConfig(ExperimentConfig):
+    """A model and one of its residual layers, checked before a run starts wherever the model's depth can be
+    read without loading it (the embedded and toy models, local folders)."""
+
+    model: str = "smollm2-135m-instruct"
+    layer: NonNegativeCount = 12
+    """The residual stream after this block (``blocks.{layer}.hook_resid_post``)."""
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        return check_model_name(name)
+
+    @model_validator(mode="after")
+    def _layer_exists(self):
+        blocks = block_count(self.model)
+        if blocks is not None and self.layer >= blocks:
+            raise ValueError(f"layer {self.layer} does not exist: {self.model} has blocks 0..{blocks - 1}")
+        return self
 
 
 def resid_post_site(hooked, layer: int, model_name: str) -> str:

@@ -4,24 +4,18 @@ feature report and a steering check."""
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import field_validator
-
 from ..config import Count, LearningRate, NonNegativeCount
-from ..errors import AlignlabError
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import Estimate, mean_estimate, pooled_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from ._residual_sae import ResidualSiteConfig, resid_post_site
+from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
 STEERING_PROMPT = "The weather today is"
 
 
-class SAEExperimentConfig(ExperimentConfig):
-    model: str = "smollm2-135m-instruct"
-    layer: NonNegativeCount = 12
-    """Residual stream after this block (blocks.{layer}.hook_resid_post)."""
+class SAEExperimentConfig(ResidualSiteConfig):
     architecture: Literal["relu", "topk", "batchtopk", "jumprelu"] = "topk"
     expansion: Count = 4
     k: Count = 32
@@ -35,11 +29,6 @@ class SAEExperimentConfig(ExperimentConfig):
     report_features: NonNegativeCount = 8
     steering_value: float = 40.0
     """Clamp value for the steering check, in units of the raw activation along the decoder direction."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(
@@ -159,11 +148,7 @@ def sae_experiment(cfg: SAEExperimentConfig, ctx: RunContext) -> Measurement:
 
     model, tokenizer = load_model(cfg.model, device=ctx.device)
     hooked = HookedModel(model)
-    if not 0 <= cfg.layer < hooked.n_layers:
-        raise AlignlabError(
-            f"--set layer: layer {cfg.layer} does not exist: {cfg.model} has blocks 0..{hooked.n_layers - 1}"
-        )
-    site = f"blocks.{cfg.layer}.hook_resid_post"
+    site = resid_post_site(hooked, cfg.layer, cfg.model)
     train_blocks, eval_blocks = train_eval_blocks(tokenizer, cfg.seq_len, cfg.train_blocks, cfg.eval_blocks)
 
     store = ActivationStore.from_model(hooked, site, train_blocks, model_name=cfg.model)

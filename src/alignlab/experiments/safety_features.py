@@ -5,24 +5,18 @@ to the latents."""
 import random
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
-from ..config import Count, LearningRate, NonNegativeCount
-from ..models import check_model_name
+from ..config import Count, LearningRate
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import auroc_estimate, pooled_estimate
-from ._residual_sae import resid_post_site, train_residual_sae
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from ._residual_sae import ResidualSiteConfig, resid_post_site, train_residual_sae
+from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
 REFUSAL = "I'm sorry, but I can't help with that."
 
 
-class SafetyFeaturesConfig(ExperimentConfig):
-    model: str = "smollm2-135m-instruct"
-    layer: NonNegativeCount = 12
-    """The SAE reads the residual stream after this block."""
+class SafetyFeaturesConfig(ResidualSiteConfig):
     train_pairs: Count = 12
     """Contrast pairs (harmful request, harmless look-alike) the latent is chosen on; the rest are held out."""
     sae_train_blocks: Count = 240
@@ -30,11 +24,6 @@ class SafetyFeaturesConfig(ExperimentConfig):
     fine_tune_steps: Count = 10
     """LoRA SFT steps teaching the model to refuse the training harmful requests (for ``feature_changes``)."""
     fine_tune_lr: LearningRate = 5e-4
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(

@@ -10,22 +10,18 @@ from collections.abc import Sequence
 
 from pydantic import field_validator
 
-from ..config import Count, NonNegativeCount
-from ..models import check_model_name
+from ..config import Count
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mean_estimate, pooled_estimate
-from ._residual_sae import resid_post_site, train_residual_sae
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from ._residual_sae import ResidualSiteConfig, resid_post_site, train_residual_sae
+from .registry import Measurement, RunContext, experiment
 from .verdict import Decision, Record, graded
 
 DIRECTIONS = ("reading", "random", "sae")
 
 
-class SteeringConfig(ExperimentConfig):
-    model: str = "smollm2-135m-instruct"
-    layer: NonNegativeCount = 12
-    """Steer (and read) the residual stream after this block."""
+class SteeringConfig(ResidualSiteConfig):
     coefficients: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     """Steering strengths, in units of the mean residual-stream norm at the layer; the verdict compares the
     largest with 0."""
@@ -38,11 +34,6 @@ class SteeringConfig(ExperimentConfig):
     sae_steps: Count = 200
     side_effect_blocks: Count = 16
     """Unrelated text (standard-library docstrings, 64 tokens a block) whose loss the steering may raise."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
     @field_validator("coefficients")
     @classmethod

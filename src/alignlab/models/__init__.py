@@ -11,6 +11,7 @@ _EXPORTS = {
     "ModelInfo": "names",
     "available_models": "names",
     "check_model_name": "names",
+    "block_count": "names",
     "load_model": "load",
     "resolve_device": "load",
     "toy_tokenizer": "load",

@@ -1,6 +1,7 @@
 """What can be named as a model, checked without importing torch or transformers (configs validate their
 ``model`` field with ``check_model_name`` before a run starts)."""
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from . import embedded
 from .toy import TOY_MODELS
 
 DEFAULT_MODEL = embedded.EMBEDDED_MODEL
+EMBEDDED_BLOCKS = 30
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -32,7 +34,12 @@ def available_models() -> list[ModelInfo]:
     except AlignlabError:
         where = f"not installed: {embedded.INSTALL_COMMAND}"
     infos = [
-        ModelInfo(DEFAULT_MODEL, "embedded", "SmolLM2-135M-Instruct, 30 layers, d_model 576 (default)", where)
+        ModelInfo(
+            DEFAULT_MODEL,
+            "embedded",
+            f"SmolLM2-135M-Instruct, {EMBEDDED_BLOCKS} layers, d_model 576 (default)",
+            where,
+        )
     ]
     for name, cfg in TOY_MODELS.items():
         shape = f"{cfg.arch}, {cfg.n_layers} layers, d_model {cfg.d_model}"
@@ -47,3 +54,19 @@ def check_model_name(name: str) -> str:
         return name
     valid = ", ".join(info.name for info in available_models())
     raise AlignlabError(f"unknown model {name!r}: use one of {valid}, a model folder, or a hub id (org/name)")
+
+
+def block_count(name: str) -> int | None:
+    """How many transformer blocks ``name`` has, read without loading weights: known for the embedded and toy
+    models and for a folder with a ``config.json``; None for a hub id (its config is not on disk)."""
+    if name == DEFAULT_MODEL:
+        return EMBEDDED_BLOCKS
+    if name in TOY_MODELS:
+        return TOY_MODELS[name].n_layers
+    config = Path(name).expanduser() / "config.json"
+    if config.is_file():
+        fields = json.loads(config.read_text())
+        for key in ("num_hidden_layers", "n_layer", "num_layers"):
+            if isinstance(fields.get(key), int):
+                return fields[key]
+    return None
