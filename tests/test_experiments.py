@@ -610,6 +610,21 @@ def test_sycophancy_rm_smoke_on_a_toy_model(tmp_path):
     assert len((run.path / "policy_replies.jsonl").read_text().splitlines()) == 100
 
 
+def test_overconfidence_rm_smoke_on_a_toy_model(tmp_path):
+    run = run_experiment(
+        "overconfidence-rm", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(model="toy-llama-tiny", train_questions=10, pairs_per_question=2, rm_steps=2,
+                       rm_warmup_steps=0, trainable_layers=1, samples_per_prompt=2, max_tokens=3),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert record["held_out_pairs"] == 100 and set(record["held_out_ordered"]) == {"vanilla", "calibrated"}
+    assert all(len(record["answers"][key]["wrong_high"]) == 50 for key in ("vanilla", "calibrated"))
+    assert len(record["pools"]) == 50 and all(len(p["confident"]) == 2 for p in record["pools"])
+    replies = [json.loads(line) for line in (run.path / "policy_replies.jsonl").read_text().splitlines()]
+    assert len(replies) == 100 and all(r["reply"].endswith("/10.") for r in replies)
+
+
 def test_many_shot_smoke_on_a_toy_model(tmp_path):
     run = run_experiment("many-shot", out=tmp_path, device="cpu", show_progress=False,
                          overrides=dict(model="toy-llama-tiny", shots=(1, 4), queries=4, against_examples=4))  # fmt: skip

@@ -36,6 +36,7 @@ MODULES = [
     "prover_verifier",
     "sycophancy",
     "sycophancy_rm",
+    "overconfidence_rm",
     "over_refusal",
     "calibration",
     "consistency",
