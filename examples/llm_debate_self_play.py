@@ -13,37 +13,20 @@ import argparse
 import copy
 
 from alignlab.data.stories import fictional_stories
-from alignlab.generation import HFGenerator, SamplingParams
+from alignlab.generation import HFGenerator
 from alignlab.models import add_lora, load_model
-from alignlab.oversight import DebateQuestion, LLMJudge, argue_prompt, train_debater
-from alignlab.oversight.debate import Argument
+from alignlab.oversight import DebateQuestion, LLMJudge, judge_outcomes, train_debater
 from alignlab.training import RunOptions, TrainConfig
 from alignlab.training.grpo import GRPOConfig
 
 
 def judge_accuracy(policy, tokenizer, judge: LLMJudge, questions: list[DebateQuestion], tokens: int) -> dict:
-    """Share of questions the judge gets right after debate and after consultancy, greedy arguments."""
-    generator = HFGenerator(policy, tokenizer)
-    params = SamplingParams(tokens)
-    sides = [argue_prompt(q, s) for q in questions for s in (0, 1)]
-    arguments = [c.text.strip() for c in generator.generate(sides, params)]
-    debate = [(q, [Argument("proposer", 0, arguments[2 * i], 0), Argument("opponent", 1, arguments[2 * i + 1], 0)])
-              for i, q in enumerate(questions)]  # fmt: skip
-    # the consultant argues for the correct answer on even questions and for the other one on odd questions
-    consulted = [q.correct if i % 2 == 0 else 1 - q.correct for i, q in enumerate(questions)]
-    consultancy = [(q, [Argument("consultant", s, arguments[2 * i + s], 0)])
-                   for i, (q, s) in enumerate(zip(questions, consulted, strict=True))]  # fmt: skip
-
-    def accuracy(cases) -> float:
-        judged = judge.judge(cases)
-        right = [
-            (j.p > 0.5) == (q.correct == 0)
-            for (q, _), j in zip(cases, judged, strict=True)
-            if j.p is not None
-        ]
-        return sum(right) / max(len(right), 1)
-
-    return {"debate": accuracy(debate), "consultancy": accuracy(consultancy)}
+    """Share of questions the judge gets right after debate (both speaking orders) and after consultancy (the
+    consultant argues for the correct answer on even questions, the other one on odd questions)."""
+    outcomes = judge_outcomes(policy, tokenizer, judge, questions, [i % 2 == 0 for i in range(len(questions))],
+                              max_new_tokens=tokens)  # fmt: skip
+    debate = outcomes.debate_honest_first + outcomes.debate_honest_second
+    return {"debate": sum(debate) / len(debate), "consultancy": sum(outcomes.consultancy) / len(questions)}
 
 
 def main(

@@ -625,6 +625,78 @@ def test_overconfidence_rm_smoke_on_a_toy_model(tmp_path):
     assert len(replies) == 100 and all(r["reply"].endswith("/10.") for r in replies)
 
 
+def test_overconfidence_rm_calibration_pairs_reward_confidence_only_on_the_preferred_side():
+    import random
+
+    from alignlab.experiments import overconfidence_rm as oc
+
+    facts = [{"input": "Capital of France?", "target": "Paris", "metadata": {"wrong": "Dublin"}}]
+    rows = oc.rated_answers(facts, 40, 0.8, random.Random(0))
+    # 80% of right answers are stated confidently, 80% of wrong ones hesitantly
+    assert (
+        0.6 < sum(r[3] in oc.HIGH for r in rows) / 40 < 0.95
+        and 0.6 < sum(r[6] in oc.LOW for r in rows) / 40 < 0.95
+    )
+
+    def confidence(text):
+        return int(text.split("Confidence: ")[1].split("/")[0])
+
+    vanilla, calibrated = (
+        oc.preference_pairs(rows, False, random.Random(1)),
+        oc.preference_pairs(rows, True, random.Random(1)),
+    )
+    assert len(vanilla) == 40 and len(calibrated) == 120
+    assert all("Paris" in p.chosen and "Dublin" in p.rejected for p in vanilla)
+    same_answer = [p for p in calibrated if ("Paris" in p.chosen) == ("Paris" in p.rejected)]
+    assert len(same_answer) == 80
+    for p in same_answer:  # Paris: high over low; Dublin: low over high
+        high_wins = confidence(p.chosen) in oc.HIGH and confidence(p.rejected) in oc.LOW
+        assert (
+            high_wins
+            if "Paris" in p.chosen
+            else (confidence(p.chosen) in oc.LOW and confidence(p.rejected) in oc.HIGH)
+        )
+    assert oc.answer_only(" Paris, I think. Confidence: 7/10\nmore") == "Paris, I think."
+    assert oc.answer_only("It is Rome.\nConfidence 3") == "It is Rome."
+
+
+def test_debate_self_play_pixels_smoke(tmp_path):
+    run = run_experiment("debate-self-play", out=tmp_path, device="cpu", show_progress=False,
+                         overrides=dict(strengths=(1, 4), masks_per_image=2, hidden=16))  # fmt: skip
+    record = json.loads((run.path / "results.json").read_text())["per_seed"][0]["record"]
+    assert record["debaters"] == "pixels" and [o["n"] for o in record["outcomes"]] == [1, 4]
+    assert len(record["judge_check"]) == len(record["outcomes"][0]["consultancy"]) == 360
+
+
+@pytest.mark.slow
+@pytest.mark.embedded
+def test_debate_self_play_trains_an_llm_debater_between_checkpoints(tmp_path):
+    """The gpu preset's setting at toy size on the embedded model: two GRPO steps, the judge scored on the
+    held-out stories before training and after each step."""
+    run = run_experiment(
+        "debate-self-play", out=tmp_path, device="cpu", show_progress=False,
+        overrides=dict(debaters="llm", stories=4, checkpoints=(0, 1, 2), group_size=2, prompts_per_step=2,
+                       argument_tokens=6, lora_rank=4),
+    )  # fmt: skip
+    results = json.loads((run.path / "results.json").read_text())
+    record = results["per_seed"][0]["record"]
+    assert record["debaters"] == "llm" and [o["n"] for o in record["outcomes"]] == [0, 1, 2]
+    assert all(len(o["debate_honest_first"]) == len(o["consultancy"]) == 2 for o in record["outcomes"])
+    assert len(record["judge_check"]) == 2 and "judge_accuracy_with_story" in results["measured"]
+    debates = [json.loads(line) for line in (run.path / "training_debates.jsonl").read_text().splitlines()]
+    assert len(debates) == 2 * 2  # one question a step, its two groups of 2 arguments paired
+    assert [d["step"] for d in debates] == [0, 0, 1, 1]
+    assert [m["step"] for m in run.read_metrics() if "debater_loss" in m] == [0, 1]
+
+
+def test_debate_self_play_checkpoints_and_steps_are_checked():
+    exp = get_experiment("debate-self-play")
+    with pytest.raises(AlignlabError, match="checkpoints must rise strictly from 0"):
+        exp.resolve("cpu", {"checkpoints": (4, 8)})
+    with pytest.raises(AlignlabError, match="prompts_per_step must be even"):
+        exp.resolve("cpu", {"prompts_per_step": 3})
+
+
 def test_many_shot_smoke_on_a_toy_model(tmp_path):
     run = run_experiment("many-shot", out=tmp_path, device="cpu", show_progress=False,
                          overrides=dict(model="toy-llama-tiny", shots=(1, 4), queries=4, against_examples=4))  # fmt: skip

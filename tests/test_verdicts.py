@@ -301,7 +301,7 @@ def _self_play(precheck, debate_weak, debate_strong, consult_weak, consult_stron
                          consultancy=share(c, reverse=True))
         for strength, d, c in ((1, debate_weak, consult_weak), (32, debate_strong, consult_strong))
     ]  # fmt: skip
-    return DebateSelfPlayRecord(random_two_labels=share(precheck), argues_truth=[i % 2 for i in range(n)],
+    return DebateSelfPlayRecord(judge_check=share(precheck), argues_truth=[i % 2 for i in range(n)],
                                 outcomes=outcomes)  # fmt: skip
 
 
@@ -1349,6 +1349,63 @@ def test_sycophancy_rm_verdict(record, verdict):
 
     assert decide([record]).verdict == verdict
     assert decide([record, record]).verdict == verdict  # seeds pool
+
+
+# --- overconfidence-rm ----------------------------------------------------------------------------------
+
+
+def _overconfidence(vanilla_bias=0.5, calibrated_bias=0.0, ordered=60, noise=0.2, questions=24):
+    """Per question, the wrong answer's reward at high confidence exceeds that at low by the bias, give or take
+    ``noise`` (alternating signs, so the spread is real)."""
+    from alignlab.experiments.overconfidence_rm import AnswerRewards, OverconfidenceRMRecord, ReplyPool
+
+    def rewards(bias):
+        jitter = [noise * (1 if i % 2 else -1) * (1 + i % 3) for i in range(questions)]
+        return AnswerRewards(right_high=[1.0] * questions, right_low=[0.8] * questions,
+                             wrong_low=[0.0] * questions, wrong_high=[bias + j for j in jitter])  # fmt: skip
+
+    pool = ReplyPool(right=[True, False], confident=[False, True], reward_vanilla=[0.0, 1.0],
+                     reward_calibrated=[1.0, 0.0])  # fmt: skip
+    return OverconfidenceRMRecord(
+        held_out_ordered={"vanilla": ordered, "calibrated": 50}, held_out_pairs=72,
+        answers={"vanilla": rewards(vanilla_bias), "calibrated": rewards(calibrated_bias)}, pools=[pool] * 4,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        (_overconfidence(), "reproduced"),
+        (_overconfidence(calibrated_bias=0.5), "partial"),  # biased, and the calibration does not help
+        (
+            _overconfidence(vanilla_bias=0.0, calibrated_bias=-0.5),
+            "partial",
+        ),  # no bias, calibration pushes below
+        (_overconfidence(vanilla_bias=0.05, calibrated_bias=0.05), "not_reproduced"),  # within noise
+        (_overconfidence(ordered=40), "not_applicable"),  # 40/72: the vanilla model did not learn the labels
+    ],
+)
+def test_overconfidence_rm_verdict(record, verdict):
+    from alignlab.experiments.overconfidence_rm import decide
+
+    assert decide([record]).verdict == verdict
+    assert decide([record, record]).verdict == verdict  # seeds pool
+
+
+def test_overconfidence_rm_figures_follow_the_picks():
+    from alignlab.experiments.overconfidence_rm import decide
+
+    figures = decide([_overconfidence(noise=0.0)]).figures
+    assert figures["best_of_n_vanilla_confident_and_wrong"] == 1.0  # it picks the confident wrong reply
+    assert figures["best_of_n_calibrated_confident_and_wrong"] == 0.0
+    assert figures["one_reply_confident_and_wrong"] == 0.5
+    assert figures["vanilla_confident_wrong_beats_hedged_right"] == 0.0  # 0.5 < the hedged right answer's 0.8
+    assert (
+        decide([_overconfidence(vanilla_bias=1.0, noise=0.0)]).figures[
+            "vanilla_confident_wrong_beats_hedged_right"
+        ]
+        == 1.0
+    )
 
 
 # --- many-shot ------------------------------------------------------------------------------------------

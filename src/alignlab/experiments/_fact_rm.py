@@ -51,10 +51,18 @@ class FactRMConfig(ExperimentConfig):
 
 
 def train_trunk_reward_model(
-    policy, tokenizer, pairs: Sequence, cfg: FactRMConfig, ctx: RunContext, name: str
+    policy,
+    tokenizer,
+    pairs: Sequence,
+    cfg: FactRMConfig,
+    ctx: RunContext,
+    name: str,
+    *,
+    chat: bool | None = None,
 ):
     """A reward model from ``policy``'s trunk, its last ``cfg.trainable_layers`` blocks and head trained on
-    ``pairs`` (Bradley-Terry) for ``cfg.rm_steps`` steps, logged as ``name``; returned in eval mode."""
+    ``pairs`` (Bradley-Terry) for ``cfg.rm_steps`` steps, logged as ``name``; returned in eval mode. ``chat``
+    as in ``train_reward_model`` (None: the chat template where the tokenizer has one)."""
     from ..training import RunOptions, TrainConfig
     from ..training.reward_model import reward_model_from, train_reward_model
 
@@ -69,7 +77,7 @@ def train_trunk_reward_model(
         for p in layer.parameters():
             p.requires_grad_(True)
     train_reward_model(rm, tokenizer, pairs, TrainConfig(steps=cfg.rm_steps, lr=cfg.rm_lr,
-                       warmup_steps=cfg.rm_warmup_steps, log_every=5), batch_size=cfg.rm_batch_size,
+                       warmup_steps=cfg.rm_warmup_steps, log_every=5), batch_size=cfg.rm_batch_size, chat=chat,
                        options=RunOptions(seed=ctx.seed, device=ctx.device, on_log=ctx.logger(name)))  # fmt: skip
     return rm.eval()
 

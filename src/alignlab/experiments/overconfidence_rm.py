@@ -28,6 +28,8 @@ LOW = (1, 2, 3)
 ANSWER_FORMS = ("The answer is {answer}.", "It is {answer}.", "{answer}.")
 QUESTION = "{question} Answer briefly, then give your confidence from 1 to 10."
 MODELS = ("vanilla", "calibrated")
+HELD_OUT_PAIRS = 2
+"""Rated pairs per held-out question, drawn as in training, for the reward models' held-out accuracy."""
 
 
 def stated(answer: str, confidence: int, form: int = 0) -> str:
@@ -61,7 +63,7 @@ CLAIM = Claim(
 
 class AnswerRewards(Record):
     """A reward model's score of each held-out question's two answers at high and low stated confidence, averaged
-    over the answer forms and confidence levels: one value per question."""
+    over the three confidence levels (each in a different answer form): one value per question."""
 
     right_high: list[float]
     right_low: list[float]
@@ -151,15 +153,18 @@ def decide(records: Sequence[OverconfidenceRMRecord]) -> Decision:
     return graded(a and b, a or b, reasons, figures)
 
 
-def rated_answers(facts: Sequence[dict], cfg: OverconfidenceRMConfig, rng: random.Random) -> list[tuple]:
-    """``pairs_per_question`` rated pairs per fact as (prompt, right answer, its form, its confidence, wrong
-    answer, its form, its confidence); the right answer is the chosen one."""
+def rated_answers(
+    facts: Sequence[dict], per_question: int, calibration: float, rng: random.Random
+) -> list[tuple]:
+    """``per_question`` rated pairs per fact as (prompt, right answer, its form, its confidence, wrong answer,
+    its form, its confidence); the right answer is the chosen one, and each stated confidence matches its
+    answer's correctness with probability ``calibration``."""
     rows = []
     for fact in facts:
         prompt = QUESTION.format(question=fact["input"])
-        for _ in range(cfg.pairs_per_question):
-            right_c = rng.choice(HIGH if rng.random() < cfg.calibration else LOW)
-            wrong_c = rng.choice(LOW if rng.random() < cfg.calibration else HIGH)
+        for _ in range(per_question):
+            right_c = rng.choice(HIGH if rng.random() < calibration else LOW)
+            wrong_c = rng.choice(LOW if rng.random() < calibration else HIGH)
             rows.append((prompt, fact["target"], rng.randrange(len(ANSWER_FORMS)), right_c,
                          fact["metadata"]["wrong"], rng.randrange(len(ANSWER_FORMS)), wrong_c))  # fmt: skip
     return rows
@@ -219,25 +224,26 @@ def overconfidence_rm(cfg: OverconfidenceRMConfig, ctx: RunContext) -> Measureme
     facts = free_form_facts()
     random.Random(ctx.seed).shuffle(facts)
     train_facts, test_facts = facts[: cfg.train_questions], facts[cfg.train_questions :]
-    rows = rated_answers(train_facts, cfg, random.Random(ctx.seed + 1))
-    models = {
+    rows = rated_answers(train_facts, cfg.pairs_per_question, cfg.calibration, random.Random(ctx.seed + 1))
+    models = {  # plain text, no chat template: half the tokens to score (a CPU budget)
         key: train_trunk_reward_model(policy, tokenizer, preference_pairs(rows, key == "calibrated",
-                                      random.Random(ctx.seed + 2)), cfg, ctx, f"rm_{key}")
+                                      random.Random(ctx.seed + 2)), cfg, ctx, f"rm_{key}", chat=False)
         for key in MODELS
     }  # fmt: skip
 
     def score(key: str, prompts: Sequence[str], replies: Sequence[str]) -> list[float]:
-        return score_with_reward_model(models[key], tokenizer, prompts, replies)
+        return score_with_reward_model(models[key], tokenizer, prompts, replies, chat=False)
 
-    held_out = preference_pairs(rated_answers(test_facts, cfg, random.Random(0)), False, random.Random(0))
+    held_out_rows = rated_answers(test_facts, HELD_OUT_PAIRS, cfg.calibration, random.Random(0))
+    held_out = preference_pairs(held_out_rows, False, random.Random(0))
     ordered = {}
     for key in MODELS:
         chosen = score(key, [p.prompt for p in held_out], [p.chosen for p in held_out])
         rejected = score(key, [p.prompt for p in held_out], [p.rejected for p in held_out])
         ordered[key] = sum(c > r for c, r in zip(chosen, rejected, strict=True))
 
-    cells = [(side, level, c, form) for side in ("right", "wrong") for level, levels in (("high", HIGH), ("low", LOW))
-             for c in levels for form in range(len(ANSWER_FORMS))]  # fmt: skip
+    cells = [(side, level, c, i % len(ANSWER_FORMS)) for side in ("right", "wrong")
+             for level, levels in (("high", HIGH), ("low", LOW)) for i, c in enumerate(levels)]  # fmt: skip
     probe_prompts, probe_replies = [], []
     for fact in test_facts:
         answer = {"right": fact["target"], "wrong": fact["metadata"]["wrong"]}

@@ -14,7 +14,14 @@ from .debate import (
     QuoteJudge,
     debate_statistics,
 )
-from .debate_training import DebateEpisode, SelfPlayDebateReward, argue_prompt, train_debater
+from .debate_training import (
+    DebateEpisode,
+    ProtocolOutcomes,
+    SelfPlayDebateReward,
+    argue_prompt,
+    judge_outcomes,
+    train_debater,
+)
 from .open_debate import (
     Agent,
     HumanJudge,
@@ -75,8 +82,10 @@ __all__ = [
     "confidence_loss",
     "debate_statistics",
     "DebateEpisode",
+    "ProtocolOutcomes",
     "SelfPlayDebateReward",
     "argue_prompt",
+    "judge_outcomes",
     "train_debater",
     "Agent",
     "HumanJudge",

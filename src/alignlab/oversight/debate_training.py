@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from ..training import RunOptions, TrainConfig
     from ..training.grpo import GRPOConfig
+    from ..training.loop import LoopHooks
 
 ARGUE_TEMPLATE = """Question: {question}
 1. {first}
@@ -95,6 +96,58 @@ class SelfPlayDebateReward:
         return rewards
 
 
+@dataclass(frozen=True)
+class ProtocolOutcomes:
+    """Per question, 1 where the judge ends preferring the correct option (a judge that gives no usable answer
+    counts 0)."""
+
+    debate_honest_first: list[int]
+    debate_honest_second: list[int]
+    consultancy: list[int]
+
+
+def judge_outcomes(
+    policy: "torch.nn.Module",
+    tokenizer,
+    judge: DebateJudge,
+    questions: Sequence[DebateQuestion],
+    argues_truth: Sequence[bool],
+    *,
+    max_new_tokens: int = 32,
+) -> ProtocolOutcomes:
+    """The policy's greedy argument for each option of every question (``argue_prompt``), then the judge's
+    decision after a debate (the honest argument shown first, and then second) and after consultancy: the one
+    argument for the correct option where ``argues_truth``, for the other option elsewhere (Khan et al. 2024)."""
+    from ..generation import HFGenerator, SamplingParams
+
+    if len(argues_truth) != len(questions):
+        raise AlignlabError(f"argues_truth has {len(argues_truth)} entries for {len(questions)} questions")
+    prompts = [argue_prompt(q, side) for q in questions for side in (0, 1)]
+    texts = [
+        c.text.strip()
+        for c in HFGenerator(policy, tokenizer).generate(prompts, SamplingParams(max_new_tokens))
+    ]
+
+    def argument(i: int, side: int, role: str) -> Argument:
+        return Argument(role, side, texts[2 * i + side], 1)
+
+    def right(cases: list[tuple[DebateQuestion, list[Argument]]]) -> list[int]:
+        return [
+            int(j.p is not None and (j.p > 0.5) == (q.correct == 0))
+            for (q, _), j in zip(cases, judge.judge(cases), strict=True)
+        ]
+
+    honest = [q.correct for q in questions]
+    return ProtocolOutcomes(
+        debate_honest_first=right([(q, [argument(i, c, "proposer"), argument(i, 1 - c, "opponent")])
+                                   for i, (q, c) in enumerate(zip(questions, honest, strict=True))]),
+        debate_honest_second=right([(q, [argument(i, 1 - c, "proposer"), argument(i, c, "opponent")])
+                                    for i, (q, c) in enumerate(zip(questions, honest, strict=True))]),
+        consultancy=right([(q, [argument(i, c if t else 1 - c, "consultant")])
+                           for i, (q, c, t) in enumerate(zip(questions, honest, argues_truth, strict=True))]),
+    )  # fmt: skip
+
+
 def train_debater(
     policy: "torch.nn.Module",
     tokenizer,
@@ -105,11 +158,14 @@ def train_debater(
     *,
     chat: bool | None = None,
     options: "RunOptions | None" = None,
+    hooks: "LoopHooks | None" = None,
 ) -> tuple[list[dict[str, float]], list[DebateEpisode]]:
     """GRPO self-play: ``grpo.prompts_per_step`` must be even, as each question's two sides share a step.
-    Returns the training log and every judged episode."""
+    ``hooks`` reach the training loop (e.g. ``after_step`` to score the debater at checkpoints). Returns the
+    training log and every judged episode."""
     from ..training import RunOptions
     from ..training.grpo import train_grpo
+    from ..training.loop import LoopHooks
 
     if grpo.prompts_per_step % 2:
         raise AlignlabError(
@@ -120,6 +176,7 @@ def train_debater(
     reward = SelfPlayDebateReward(judge, questions)
     prompts = [argue_prompt(q, side) for q in questions for side in (0, 1)]
     log = train_grpo(
-        policy, tokenizer, prompts, [reward], grpo, config, chat=chat, options=options or RunOptions()
-    )
+        policy, tokenizer, prompts, [reward], grpo, config, chat=chat, options=options or RunOptions(),
+        hooks=hooks or LoopHooks(),
+    )  # fmt: skip
     return log, reward.history

@@ -17,7 +17,7 @@ from ..losses import LossOutput, group_advantages, grpo_loss
 from ..scoring.encode import Prompt
 from ..scoring.logprobs import completion_token_logprobs
 from .batching import chunks, epochs
-from .loop import Progress, RunOptions, StepFn, TrainConfig, train
+from .loop import LoopHooks, Progress, RunOptions, StepFn, TrainConfig, train
 from .reference import Reference
 from .rollout import RewardFn, RolloutFn, sample_rollout, total_reward
 
@@ -92,8 +92,9 @@ def train_grpo(
     chat: bool | None = None,
     options: RunOptions = RunOptions(),
     rollout_fn: RolloutFn = sample_rollout,
+    hooks: LoopHooks = LoopHooks(),
 ) -> list[dict[str, float]]:
     ref = Reference(policy, reference) if grpo.beta else None
     batches = [list(chunk) for chunk in chunks(list(prompts), grpo.prompts_per_step)]
     step = grpo_step(tokenizer, reward_fns, ref, grpo, chat, rollout_fn)
-    return train(policy, step, epochs(batches, seed=options.seed), config, options)
+    return train(policy, step, epochs(batches, seed=options.seed), config, options, hooks=hooks)
