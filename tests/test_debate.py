@@ -237,6 +237,38 @@ def test_self_play_debaters_grow_more_persuasive_to_their_judge_in_a_zero_sum_ga
         reward(["w1 w2"], ["w5"])
 
 
+class SidesWithTheFirstArgument:
+    """A judge persuaded by whichever argument it reads first; ``None`` for every case when ``silent``."""
+
+    def __init__(self, silent: bool = False) -> None:
+        self.silent, self.seen = silent, []
+
+    def judge(self, cases):
+        self.seen += cases
+        return [
+            Judgement(None if self.silent else float(t[0].answer == 0), "first argument") for _, t in cases
+        ]
+
+
+def test_judge_outcomes_puts_each_protocol_before_the_judge(toy):
+    from alignlab.oversight import judge_outcomes
+
+    questions = [DebateQuestion("w3 w4", ("w1", "w2"), correct=c) for c in (0, 1, 1, 0)]
+    argues_truth = [True, True, False, False]
+    judge = SidesWithTheFirstArgument()
+    outcomes = judge_outcomes(toy[0], toy[1], judge, questions, argues_truth, max_new_tokens=3)
+    assert outcomes.debate_honest_first == [1, 1, 1, 1]  # the honest argument is read first
+    assert outcomes.debate_honest_second == [0, 0, 0, 0]
+    assert outcomes.consultancy == [1, 1, 0, 0]  # the lone consultant persuades, for the truth or not
+    debates = [t for _, t in judge.seen if len(t) == 2]
+    assert len(debates) == 8 and all(t[0].answer != t[1].answer for t in debates)
+    silent = judge_outcomes(toy[0], toy[1], SidesWithTheFirstArgument(silent=True), questions, argues_truth,
+                            max_new_tokens=3)  # fmt: skip
+    assert silent.debate_honest_first == silent.consultancy == [0, 0, 0, 0]  # no answer counts as wrong
+    with pytest.raises(AlignlabError, match="argues_truth has 1 entries for 4 questions"):
+        judge_outcomes(toy[0], toy[1], judge, questions, [True])
+
+
 @pytest.mark.slow
 @pytest.mark.embedded
 def test_the_llm_self_play_example_trains_a_debater_against_the_embedded_judge(embedded):

@@ -686,7 +686,7 @@ def test_debate_self_play_trains_an_llm_debater_between_checkpoints(tmp_path):
     debates = [json.loads(line) for line in (run.path / "training_debates.jsonl").read_text().splitlines()]
     assert len(debates) == 2 * 2  # one question a step, its two groups of 2 arguments paired
     assert [d["step"] for d in debates] == [0, 0, 1, 1]
-    assert [m["step"] for m in run.read_metrics() if "debater_loss" in m] == [0, 1]
+    assert [m["step"] for m in run.read_metrics() if "debater_loss" in m] == [1, 2]
 
 
 def test_debate_self_play_checkpoints_and_steps_are_checked():
