@@ -63,15 +63,21 @@ def test_ctrl_c_prints_a_line_and_marks_the_run_interrupted(tmp_path):
 
     from alignlab.reporting import RunIndex
 
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt; the child gets the default disposition back, as in a terminal.
     process = subprocess.Popen(
         [sys.executable, "-m", "alignlab.cli", "run", "tiny-pretrain", "--out", str(tmp_path), "--no-progress",
          "--set", "steps=100000", "--set", "eval_every=1000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    first = process.stdout.readline()  # the run folder is named before training starts
-    assert first.startswith("run folder: "), first + process.stderr.read()
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    try:
+        first = process.stdout.readline()  # the run folder is named before training starts
+        assert first.startswith("run folder: "), first + process.stderr.read()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()  # never leave a 100,000-step run behind a failed test
     assert process.returncode == 130, err
     assert "interrupted (Ctrl-C)" in out and "Traceback" not in out + err
     (record,) = RunIndex(tmp_path).list()

@@ -1,22 +1,14 @@
 """What the eval experiments share: the model under evaluation, and a batched local generator for it."""
 
-from pydantic import field_validator
-
 from ..config import Count
-from ..models import check_model_name
-from .registry import ExperimentConfig, RunContext
+from .registry import ModelConfig, RunContext
 
 
-class EvalModelConfig(ExperimentConfig):
+class EvalModelConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     """The model under evaluation: an alignlab name, a Hugging Face folder or a hub id."""
     batch_size: Count = 32
     """Samples solved at once."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 def local_generator(cfg: EvalModelConfig, ctx: RunContext):

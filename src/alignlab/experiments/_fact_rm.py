@@ -4,18 +4,17 @@ questions, some questions held out for every test, and best-of-n over the policy
 
 from collections.abc import Sequence
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from ..config import Count, LearningRate, NonNegativeCount, PositiveFloat
 from ..errors import AlignlabError
-from ..models import check_model_name
-from .registry import ExperimentConfig, RunContext
+from .registry import ModelConfig, RunContext
 
 FACT_QUESTIONS = 60
 """How many questions ``free_form_facts`` holds."""
 
 
-class FactRMConfig(ExperimentConfig):
+class FactRMConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     """The policy, and the trunk every reward model starts from."""
     train_questions: Count = 36
@@ -30,11 +29,6 @@ class FactRMConfig(ExperimentConfig):
     """Policy replies per held-out prompt: best-of-n picks among all of them."""
     temperature: PositiveFloat = 1.0
     max_tokens: Count = 24
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
     @model_validator(mode="after")
     def _consistent(self):

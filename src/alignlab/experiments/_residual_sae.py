@@ -2,25 +2,20 @@
 ``safety-features``): TopK, k = 32, four times the stream's width, on docstring-corpus tokens, and the config
 fields that name the residual stream (shared with ``sae``)."""
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from ..config import NonNegativeCount
-from ..models import block_count, check_model_name
-from .registry import ExperimentConfig
+from ..models import block_count
+from .registry import ModelConfig
 
 
-class ResidualSiteConfig(ExperimentConfig):
+class ResidualSiteConfig(ModelConfig):
     """A model and one of its residual layers, checked before a run starts wherever the model's depth can be
     read without loading it (the embedded and toy models, local folders)."""
 
     model: str = "smollm2-135m-instruct"
     layer: NonNegativeCount = 12
     """The residual stream after this block (``blocks.{layer}.hook_resid_post``)."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
     @model_validator(mode="after")
     def _layer_exists(self):

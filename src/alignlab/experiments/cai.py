@@ -4,21 +4,18 @@ model's own judge checked against gold labels before its preferences are believe
 
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
 from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Code, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import auroc_estimate, binomial_p_value, mean_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, graded
 
 ALPHA = 0.05
 KINDS = ("harmful", "benign_lookalike")
 
 
-class CAIConfig(ExperimentConfig):
+class CAIConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     """The policy and every AI role (critic, reviser, judge): one model, as in Bai et al."""
     endpoint: str | None = None
@@ -38,11 +35,6 @@ class CAIConfig(ExperimentConfig):
     violation_labeler_per_category: Count = 4
     """The violation counter labels this many harmless and factual pairs (the kinds its principles judge);
     its verdicts come from the first answer token, so it asks for 4 tokens per critique."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(

@@ -7,14 +7,13 @@ import random
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from ..config import Count, LearningRate, PositiveFloat, Probability
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mean_estimate, pooled_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 MODELS = ("base", "sl_cai", "rl_cai", "rlhf")
@@ -34,7 +33,7 @@ tends to contain. They are deliberately blunt (a reply that warns against a bomb
 critic is a stand-in with known flaws, on top of which its ``critic_noise`` flips verdicts at random."""
 
 
-class CAITrainingConfig(ExperimentConfig):
+class CAITrainingConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     """The policy; with ``critic="model"`` or ``reviser="model"`` also the critic and the reviser."""
     critic: Literal["rules", "model"] = "rules"
@@ -57,11 +56,6 @@ class CAITrainingConfig(ExperimentConfig):
     temperature: PositiveFloat = 0.7
     held_out_benign: Count = 25
     """Held-out safe prompts for helpfulness (XSTest-style look-alikes from the built-in over-refusal set)."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
     @model_validator(mode="after")
     def _rule_reviser_needs_rules(self) -> "CAITrainingConfig":

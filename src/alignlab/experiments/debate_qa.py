@@ -4,21 +4,18 @@ are written from templates, so there are as many as the test needs and none can 
 
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
 from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Code, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import binomial_p_value, mcnemar_p_value
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 ALPHA = 0.05
 PROTOCOLS = ("naive", "consultancy", "debate")
 
 
-class DebateQAConfig(ExperimentConfig):
+class DebateQAConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     """Debaters, consultant and judge: one model."""
     endpoint: str | None = None
@@ -27,11 +24,6 @@ class DebateQAConfig(ExperimentConfig):
     """Fictional stories written from templates, one question each."""
     rounds: Count = 1
     evidence_tokens: Count = 32
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(

@@ -16,15 +16,14 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 
 from ..config import Count, LearningRate, NonNegativeCount, OpenProbability
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mean_estimate, pooled_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 
-class DebateSelfPlayConfig(ExperimentConfig):
+class DebateSelfPlayConfig(ModelConfig):
     debaters: Literal["pixels", "llm"] = "pixels"
     """``pixels``: best-of-n agents against a sparse-pixel MLP judge; ``llm``: an LLM debater trained by GRPO
     self-play against a frozen copy of itself that cannot see the story."""
@@ -50,11 +49,6 @@ class DebateSelfPlayConfig(ExperimentConfig):
     lr: LearningRate = 1e-4
     lora_rank: Count = 16
     kl_beta: float = 0.04
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
     @field_validator("checkpoints")
     @classmethod

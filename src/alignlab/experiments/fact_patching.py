@@ -6,17 +6,16 @@ from collections.abc import Sequence
 from pydantic import field_validator
 
 from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mean_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 MIN_PAIRS = 5
 
 
-class FactPatchingConfig(ExperimentConfig):
+class FactPatchingConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     template: str = "The {subject} is in the city of"
     """Each landmark of the built-in set fills {subject}; the next token should be its city."""
@@ -25,11 +24,6 @@ class FactPatchingConfig(ExperimentConfig):
     showcase_stride: Count = 1
     """The full heat maps (every site, layer and position, and every head) are drawn for the first pair, for
     every k-th layer."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
     @field_validator("template")
     @classmethod

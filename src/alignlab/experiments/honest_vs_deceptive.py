@@ -8,19 +8,16 @@ Every role is played by one model (the embedded one by default), through ``align
 import random
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
 from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Code, Section, Table, Text
 from ..stats import binomial_p_value, mean_estimate, pooled_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, graded, not_applicable
 
 MIN_CONTESTS = 10
 
 
-class HonestVsDeceptiveConfig(ExperimentConfig):
+class HonestVsDeceptiveConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     endpoint: str | None = None
     """An OpenAI-compatible base URL serving ``model``; None loads it here."""
@@ -29,11 +26,6 @@ class HonestVsDeceptiveConfig(ExperimentConfig):
     rounds: Count = 1
     argument_tokens: Count = 40
     judge_tokens: Count = 48
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(

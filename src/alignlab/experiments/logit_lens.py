@@ -2,13 +2,10 @@
 
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import binomial_p_value
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, not_applicable
 
 ALPHA = 0.05
@@ -16,13 +13,8 @@ MIN_PROMPTS = 10
 """Fewer prompts answered correctly than this cannot separate a majority from chance."""
 
 
-class LogitLensConfig(ExperimentConfig):
+class LogitLensConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(

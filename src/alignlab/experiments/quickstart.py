@@ -2,18 +2,15 @@
 
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
 from ..config import Count
-from ..models import check_model_name
 from ..reporting import Claim, Code, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import binomial_p_value
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record
 
 
-class QuickstartConfig(ExperimentConfig):
+class QuickstartConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     """Any alignlab model name, HF folder or hub id."""
     max_new_tokens: Count = 48
@@ -24,11 +21,6 @@ class QuickstartConfig(ExperimentConfig):
     """Use only the first N probes of each kind (None: all)."""
     max_pairs: Count | None = None
     """Use only the first N judge pairs (None: all)."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(

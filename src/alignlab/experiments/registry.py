@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 
 from ..config import FrozenConfig
 from ..errors import AlignlabError
+from ..models import DEFAULT_MODEL, check_model_name
 from ..reporting import Claim, Figure, RunFolder, Section
 from ..reporting.tracking import TensorBoardTracker
 from .verdict import DecideFn, Record
@@ -30,6 +31,19 @@ if TYPE_CHECKING:
 class ExperimentConfig(FrozenConfig):
     """Base of every experiment's config: frozen, unknown fields are errors, and NaN or infinite numbers
     are refused; fields use the bounded types of ``alignlab.config``."""
+
+
+class ModelConfig(ExperimentConfig):
+    """The config of an experiment on one named model, whose name is checked before a run starts, without
+    loading anything. Subclasses may redeclare ``model`` with their own default and docstring."""
+
+    model: str = DEFAULT_MODEL
+    """An alignlab model name, a Hugging Face folder or a hub id."""
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        return check_model_name(name)
 
 
 @dataclass

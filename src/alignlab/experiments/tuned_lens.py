@@ -2,20 +2,17 @@
 
 from collections.abc import Sequence
 
-from pydantic import field_validator
-
 from ..config import Count, LearningRate
-from ..models import check_model_name
 from ..reporting import Claim, Section, Table, Text
 from ..reporting.plots import pyplot
 from ..stats import mean_estimate, pooled_estimate
-from .registry import ExperimentConfig, Measurement, RunContext, experiment
+from .registry import Measurement, ModelConfig, RunContext, experiment
 from .verdict import Decision, Record, graded
 
 PROMPT, TARGET = "The Eiffel Tower is in the city of", " Paris"
 
 
-class TunedLensConfig(ExperimentConfig):
+class TunedLensConfig(ModelConfig):
     model: str = "smollm2-135m-instruct"
     layer_stride: Count = 4
     """Train translators for blocks 0, stride, 2·stride, ... (the others stay at identity = logit lens)."""
@@ -25,11 +22,6 @@ class TunedLensConfig(ExperimentConfig):
     steps: Count = 45
     batch_size: Count = 4
     lr: LearningRate = 1e-3
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, name: str) -> str:
-        return check_model_name(name)
 
 
 CLAIM = Claim(
