@@ -323,6 +323,23 @@ def test_debate_self_play_verdict(record, verdict):
     assert {"debate_accuracy_n1", "debate_accuracy_n32", "consultancy_accuracy_n32"} <= set(decision.figures)
 
 
+def test_debate_self_play_llm_setting_decides_by_the_same_rule_in_its_own_words():
+    from alignlab.experiments.debate_self_play import decide
+
+    record = _self_play(0.8, 0.8, 0.95, 0.8, 0.7).model_copy(update={"debaters": "llm"})
+    decision = decide([record])
+    assert decision.verdict == "reproduced"
+    assert {"judge_accuracy_with_story", "debate_accuracy_step1", "debate_accuracy_step32"} <= set(
+        decision.figures
+    )
+    assert (
+        "the judge shown the story" in decision.reasons[0]
+        and "32 GRPO steps minus 1 GRPO steps" in decision.reasons[1]
+    )
+    chance = _self_play(0.51, 0.8, 0.95, 0.8, 0.7).model_copy(update={"debaters": "llm"})
+    assert decide([chance]).verdict == "not_applicable"
+
+
 def _honest_vs_deceptive(wins: int, contests: int, agreed: int = 0):
     from alignlab.experiments.honest_vs_deceptive import DebateOutcome, HonestVsDeceptiveRecord
 

@@ -69,7 +69,6 @@ def train_reward_model(
 
 
 @torch.no_grad()
-@torch.no_grad()
 def score_with_reward_model(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
