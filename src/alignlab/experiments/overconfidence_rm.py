@@ -268,11 +268,12 @@ def overconfidence_rm(cfg: OverconfidenceRMConfig, ctx: RunContext) -> Measureme
     texts = sample_replies(policy, tokenizer, prompts, cfg, ctx.seed)
     confidence_rng = random.Random(ctx.seed + 3)
     confidences = [confidence_rng.choice(HIGH + LOW) for _ in texts]
-    replies = [f"{answer_only(t)} Confidence: {c}/10." for t, c in zip(texts, confidences, strict=True)]
+    answers_given = [answer_only(t) for t in texts]
+    replies = [f"{a} Confidence: {c}/10." for a, c in zip(answers_given, confidences, strict=True)]
     rewards = {key: score(key, repeated, replies) for key in MODELS}
     pools = [
         ReplyPool(
-            right=[mentions(t, fact["target"]) for t in replies[i * k : (i + 1) * k]],
+            right=[mentions(a, fact["target"]) for a in answers_given[i * k : (i + 1) * k]],  # not "9/10"
             confident=[c in HIGH for c in confidences[i * k : (i + 1) * k]],
             reward_vanilla=rewards["vanilla"][i * k : (i + 1) * k],
             reward_calibrated=rewards["calibrated"][i * k : (i + 1) * k],
