@@ -15,7 +15,7 @@ import copy
 from alignlab.data.stories import fictional_stories
 from alignlab.generation import HFGenerator
 from alignlab.models import add_lora, load_model
-from alignlab.oversight import DebateQuestion, LLMJudge, judge_outcomes, train_debater
+from alignlab.oversight import DebateQuestion, LLMJudge, judge_outcomes, story_questions, train_debater
 from alignlab.training import RunOptions, TrainConfig
 from alignlab.training.grpo import GRPOConfig
 
@@ -40,11 +40,7 @@ def main(
 ) -> dict:
     model, tokenizer = load_model(model_name, device=device)
     judge = LLMJudge(HFGenerator(copy.deepcopy(model).eval(), tokenizer))
-    stories = fictional_stories(n_questions, seed=seed)
-    questions = [  # the correct option alternates between first and second place
-        DebateQuestion(s.question, (s.correct, s.distractor) if i % 2 == 0 else (s.distractor, s.correct), i % 2, s.passage)
-        for i, s in enumerate(stories)
-    ]  # fmt: skip
+    questions = story_questions(fictional_stories(n_questions, seed=seed))
     train, held_out = questions[: len(questions) // 2], questions[len(questions) // 2 :]
     policy = add_lora(model, r=16)
     before = judge_accuracy(policy, tokenizer, judge, held_out, argument_tokens)

@@ -13,7 +13,6 @@ class ResidualSiteConfig(ModelConfig):
     """A model and one of its residual layers, checked before a run starts wherever the model's depth can be
     read without loading it (the embedded and toy models, local folders)."""
 
-    model: str = "smollm2-135m-instruct"
     layer: NonNegativeCount = 12
     """The residual stream after this block (``blocks.{layer}.hook_resid_post``)."""
 
@@ -21,16 +20,21 @@ class ResidualSiteConfig(ModelConfig):
     def _layer_exists(self):
         blocks = block_count(self.model)
         if blocks is not None and self.layer >= blocks:
-            raise ValueError(f"layer {self.layer} does not exist: {self.model} has blocks 0..{blocks - 1}")
+            raise ValueError(_no_such_layer(self.layer, self.model, blocks))
         return self
 
 
+def _no_such_layer(layer: int, model_name: str, blocks: int) -> str:
+    return f"layer {layer} does not exist: {model_name} has blocks 0..{blocks - 1}"
+
+
 def resid_post_site(hooked, layer: int, model_name: str) -> str:
-    """The residual stream after block ``layer``, or an error naming the ``--set layer`` values the model has."""
+    """The residual stream after block ``layer``; checked again on the loaded model, for a hub id whose depth the
+    config could not read."""
     from ..errors import AlignlabError
 
     if not 0 <= layer < hooked.n_layers:
-        raise AlignlabError(f"--set layer: {model_name} has blocks 0..{hooked.n_layers - 1}")
+        raise AlignlabError(f"--set layer: {_no_such_layer(layer, model_name, hooked.n_layers)}")
     return f"blocks.{layer}.hook_resid_post"
 
 

@@ -105,21 +105,17 @@ def debate_qa(cfg: DebateQAConfig, ctx: RunContext) -> Measurement:
     from ..generation import SamplingParams, open_generator
     from ..oversight.debate import (
         DebateArena,
-        DebateQuestion,
         Debater,
         LLMJudge,
         QuoteJudge,
         debate_statistics,
         render_transcript,
+        story_questions,
     )
 
     plt = pyplot()
     generator = open_generator(cfg.model, endpoint=cfg.endpoint, device=ctx.device, seed=ctx.seed)
-    stories = fictional_stories(cfg.questions, seed=ctx.seed)
-    questions = [  # the correct option alternates between the first and second place
-        DebateQuestion(s.question, (s.correct, s.distractor) if i % 2 == 0 else (s.distractor, s.correct), i % 2, s.passage)
-        for i, s in enumerate(stories)
-    ]  # fmt: skip
+    questions = story_questions(fictional_stories(cfg.questions, seed=ctx.seed))
     half = len(questions) // 2
     params = SamplingParams(cfg.evidence_tokens, stop=("\n",))
     honest, liar = Debater(generator, True, params), Debater(generator, False, params)

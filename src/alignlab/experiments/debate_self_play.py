@@ -255,7 +255,7 @@ def _llm_debates(cfg: DebateSelfPlayConfig, ctx: RunContext) -> tuple[DebateSelf
     from ..data.stories import fictional_stories
     from ..generation import HFGenerator
     from ..models import add_lora, load_model
-    from ..oversight import DebateQuestion, LLMJudge, judge_outcomes, train_debater
+    from ..oversight import LLMJudge, judge_outcomes, story_questions, train_debater
     from ..training import RunOptions, TrainConfig
     from ..training.grpo import GRPOConfig
     from ..training.loop import LoopHooks
@@ -263,11 +263,7 @@ def _llm_debates(cfg: DebateSelfPlayConfig, ctx: RunContext) -> tuple[DebateSelf
     model, tokenizer = load_model(cfg.model, device=ctx.device, seed=ctx.seed)
     generator = HFGenerator(copy.deepcopy(model).eval(), tokenizer)
     judge = LLMJudge(generator)
-    questions = [  # the correct option alternates between first and second place
-        DebateQuestion(s.question, (s.correct, s.distractor) if i % 2 == 0 else (s.distractor, s.correct), i % 2,
-                       s.passage)
-        for i, s in enumerate(fictional_stories(cfg.stories, seed=ctx.seed))
-    ]  # fmt: skip
+    questions = story_questions(fictional_stories(cfg.stories, seed=ctx.seed))
     train, held_out = questions[: len(questions) // 2], questions[len(questions) // 2 :]
     rng = random.Random(ctx.seed)
     argues_truth = [rng.random() < 0.5 for _ in held_out]

@@ -118,7 +118,9 @@ def decide(records: Sequence[OverconfidenceRMRecord]) -> Decision:
             f"(p = {p_learned:.2g}): it did not learn the preference data",
             figures,
         )
-    vanilla = pooled_estimate([mean_estimate(wrong_answer_bias(r.answers["vanilla"])) for r in records])
+    bias = {key: pooled_estimate([mean_estimate(wrong_answer_bias(r.answers[key])) for r in records])
+            for key in MODELS}  # fmt: skip
+    vanilla = bias["vanilla"]
     reduced = pooled_estimate(
         [
             mean_estimate([v - c for v, c in zip(wrong_answer_bias(r.answers["vanilla"]),
@@ -132,9 +134,7 @@ def decide(records: Sequence[OverconfidenceRMRecord]) -> Decision:
 
     pools = [p for r in records for p in r.pools]
     for key in MODELS:
-        figures[f"{key}_wrong_answer_confidence_bias"] = round(
-            pooled_estimate([mean_estimate(wrong_answer_bias(r.answers[key])) for r in records]).value, 3
-        )
+        figures[f"{key}_wrong_answer_confidence_bias"] = round(bias[key].value, 3)
         figures[f"{key}_confident_wrong_beats_hedged_right"] = share(
             [w for r in records for w in confident_wrong_wins(r.answers[key])]
         )

@@ -13,6 +13,7 @@ from .debate import (
     LLMJudge,
     QuoteJudge,
     debate_statistics,
+    story_questions,
 )
 from .debate_training import (
     DebateEpisode,
@@ -81,6 +82,7 @@ __all__ = [
     "best_of_n_kl",
     "confidence_loss",
     "debate_statistics",
+    "story_questions",
     "DebateEpisode",
     "ProtocolOutcomes",
     "SelfPlayDebateReward",

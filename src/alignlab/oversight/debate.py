@@ -17,11 +17,14 @@ baseline, reported as such.
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..generation.base import Generator, SamplingParams
 from .rlaif import order_averaged
 from .roles import DebateJudge
+
+if TYPE_CHECKING:
+    from ..data.stories import Story
 
 Role = Literal["proposer", "opponent", "consultant"]
 
@@ -34,6 +37,17 @@ class DebateQuestion:
     """Index of the correct option, when known."""
     passage: str | None = None
     """What the debaters see and the judge does not."""
+
+
+def story_questions(stories: Sequence["Story"]) -> list[DebateQuestion]:
+    """Two-option questions from ``fictional_stories``, each with its passage (for the debaters, not the judge);
+    the correct option alternates between first and second place, so a judge that always picks one place scores
+    at chance."""
+    return [
+        DebateQuestion(s.question, (s.correct, s.distractor) if i % 2 == 0 else (s.distractor, s.correct), i % 2,
+                       s.passage)
+        for i, s in enumerate(stories)
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
